@@ -1,0 +1,86 @@
+"""training-aware: the Keras `training` flag, impossible to lose silently.
+
+The public names are exported lazily (PEP 562), so `import training_aware` does not import Keras
+or TensorFlow: the static checker (`training_aware.lint`) runs without them, and importing the
+package changes nothing for code that does not use it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0.dev0"
+
+# name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "DroppedTrainingFlagError": "training_aware.errors",
+    "MissingTrainingArgumentError": "training_aware.errors",
+    "ModeMismatchError": "training_aware.errors",
+    "ModeReport": "training_aware.audit",
+    "PinnedMode": "training_aware.pinned",
+    "TrainingAwareLayer": "training_aware.model",
+    "TrainingAwareModel": "training_aware.model",
+    "TrainingFlagError": "training_aware.errors",
+    "TrainingSequential": "training_aware.sequential",
+    "TrainingValueError": "training_aware.errors",
+    "accepts_training": "training_aware.signature",
+    "audit": "training_aware.audit",
+    "call_with_training": "training_aware.signature",
+    "forwards_training": "training_aware.check",
+    "freeze_batchnorm": "training_aware.modes",
+    "mc_predict": "training_aware.modes",
+    "override_modes": "training_aware.modes",
+    "set_training_check": "training_aware.model",
+}
+
+__all__ = [
+    "DroppedTrainingFlagError",
+    "MissingTrainingArgumentError",
+    "ModeMismatchError",
+    "ModeReport",
+    "PinnedMode",
+    "TrainingAwareLayer",
+    "TrainingAwareModel",
+    "TrainingFlagError",
+    "TrainingSequential",
+    "TrainingValueError",
+    "__version__",
+    "accepts_training",
+    "audit",
+    "call_with_training",
+    "forwards_training",
+    "freeze_batchnorm",
+    "mc_predict",
+    "override_modes",
+    "set_training_check",
+]
+
+if TYPE_CHECKING:
+    from training_aware.audit import ModeReport, audit
+    from training_aware.check import forwards_training
+    from training_aware.errors import (
+        DroppedTrainingFlagError,
+        MissingTrainingArgumentError,
+        ModeMismatchError,
+        TrainingFlagError,
+        TrainingValueError,
+    )
+    from training_aware.model import TrainingAwareLayer, TrainingAwareModel, set_training_check
+    from training_aware.modes import freeze_batchnorm, mc_predict, override_modes
+    from training_aware.pinned import PinnedMode
+    from training_aware.sequential import TrainingSequential
+    from training_aware.signature import accepts_training, call_with_training
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'training_aware' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

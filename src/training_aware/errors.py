@@ -1,0 +1,54 @@
+"""The exception family.
+
+Every error answers three questions: what happened and where, what was expected, and how to fix it.
+All derive from `TrainingFlagError`, so `except TrainingFlagError` catches anything this library
+raises about the `training` flag. Errors about a wrong *type* of argument also derive from the
+matching built-in (`TypeError`, `ValueError`) so that generic handlers keep working.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "DroppedTrainingFlagError",
+    "MissingTrainingArgumentError",
+    "ModeMismatchError",
+    "TrainingFlagError",
+    "TrainingValueError",
+]
+
+
+class TrainingFlagError(Exception):
+    """Base class of every error raised by `training_aware`."""
+
+
+class MissingTrainingArgumentError(TrainingFlagError, TypeError):
+    """A layer's `call` has no named `training` parameter where one is required.
+
+    Raised by `@forwards_training` at decoration time: a `call(self, x)` cannot forward a flag it
+    never receives (under `fit()`, Keras 3 then calls it without `training` at all).
+    """
+
+
+class DroppedTrainingFlagError(TrainingFlagError):
+    """A `call` invoked a mode-dependent child layer without passing `training` on to it."""
+
+
+class ModeMismatchError(TrainingFlagError):
+    """A layer ran in a different mode than the entry point meant (raised by `audit` reports)."""
+
+
+class TrainingValueError(TrainingFlagError, TypeError):
+    """A `training` value is not `None`, a Python bool or a scalar boolean tensor."""
+
+
+def describe(value: Any) -> str:
+    """A short, safe description of a value for error messages: its repr and its type."""
+    try:
+        text = repr(value)
+    except Exception:  # a broken __repr__ must not hide the real error
+        text = object.__repr__(value)
+    if len(text) > 120:
+        text = text[:117] + "..."
+    return f"{text} (of type {type(value).__module__}.{type(value).__qualname__})"

@@ -1,0 +1,52 @@
+"""Shared test set-up: quiet TensorFlow, TensorFlow by default, small helpers.
+
+Backend-sensitive tests carry `@pytest.mark.backend`; tests/test_backends.py reruns exactly those on
+JAX in a subprocess, so a plain `pytest` covers both backends.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+
+from collections.abc import Iterator  # noqa: E402
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+BACKEND = keras.backend.backend()
+
+
+def pytest_report_header() -> str:
+    return f"keras {keras.__version__}, backend {BACKEND}"
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> Iterator[None]:
+    keras.utils.set_random_seed(1234)
+    yield
+    keras.backend.clear_session()
+
+
+def non_trainable_values(model: keras.layers.Layer) -> list[np.ndarray]:
+    """Copies of every non-trainable variable (BatchNorm statistics, seed-generator states)."""
+    return [np.array(v.numpy() if hasattr(v, "numpy") else v) for v in model.non_trainable_variables]
+
+
+def bn_stats(model: keras.layers.Layer) -> list[np.ndarray]:
+    """Copies of every BatchNormalization moving mean and variance in `model`."""
+    out: list[np.ndarray] = []
+    for layer in model._flatten_layers():
+        if isinstance(layer, keras.layers.BatchNormalization):
+            out.append(np.array(layer.moving_mean))
+            out.append(np.array(layer.moving_variance))
+    return out
+
+
+def same_arrays(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
+    """Bit-identical, element for element."""
+    return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
