@@ -32,9 +32,14 @@ def _seed() -> Iterator[None]:
     keras.backend.clear_session()
 
 
+def to_numpy(value: object) -> np.ndarray:
+    """A NumPy copy of a variable or tensor (`np.array(variable)` warns on TensorFlow)."""
+    return np.array(keras.ops.convert_to_numpy(value), copy=True)
+
+
 def non_trainable_values(model: keras.layers.Layer) -> list[np.ndarray]:
     """Copies of every non-trainable variable (BatchNorm statistics, seed-generator states)."""
-    return [np.array(v.numpy() if hasattr(v, "numpy") else v) for v in model.non_trainable_variables]
+    return [to_numpy(v) for v in model.non_trainable_variables]
 
 
 def bn_stats(model: keras.layers.Layer) -> list[np.ndarray]:
@@ -42,8 +47,8 @@ def bn_stats(model: keras.layers.Layer) -> list[np.ndarray]:
     out: list[np.ndarray] = []
     for layer in model._flatten_layers():
         if isinstance(layer, keras.layers.BatchNormalization):
-            out.append(np.array(layer.moving_mean))
-            out.append(np.array(layer.moving_variance))
+            out.append(to_numpy(layer.moving_mean))
+            out.append(to_numpy(layer.moving_variance))
     return out
 
 

@@ -14,6 +14,7 @@ __all__ = [
     "DroppedTrainingFlagError",
     "MissingTrainingArgumentError",
     "ModeMismatchError",
+    "TrainingConfigError",
     "TrainingFlagError",
     "TrainingValueError",
 ]
@@ -52,3 +53,7 @@ def describe(value: Any) -> str:
     if len(text) > 120:
         text = text[:117] + "..."
     return f"{text} (of type {type(value).__module__}.{type(value).__qualname__})"
+
+
+class TrainingConfigError(TrainingFlagError, ValueError):
+    """A training-aware option has an invalid value (`training_check`, a rule, an argument)."""

@@ -1,0 +1,247 @@
+"""`TrainingAwareModel` and `TrainingAwareLayer`: the resolved mode reaches every descendant.
+
+A subclass may write `call(self, x)` with no `training` parameter, or declare it and forget to pass
+it on: the mode its caller meant still reaches every descendant layer that accepts `training`,
+under `fit`, `evaluate`, `predict`, direct calls and custom loops, on every backend.
+
+How: at class creation the subclass's `call` is wrapped. The wrapper declares `training` (so Keras
+and every backend's trainer pass it: `fit` gives `True`), resolves the mode (the argument, else the
+enclosing training-aware call's, else inference), and runs the user's `call` inside a frame of
+`training_aware.scope`, whose hook hands that mode to each child the user's code calls without one.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import weakref
+from collections.abc import Callable
+from typing import Any, Final, Literal, cast
+
+import keras
+
+from training_aware import scope
+from training_aware.check import make_inspector
+from training_aware.errors import TrainingConfigError
+
+__all__ = ["TrainingAwareLayer", "TrainingAwareModel", "get_training_check", "set_training_check"]
+
+TrainingCheck = Literal["fix", "warn", "error"]
+CHECKS: Final = ("fix", "warn", "error")
+ENV_VAR: Final = "TRAINING_AWARE_CHECK"
+
+_default_check: TrainingCheck | None = None  # set_training_check(); None: environment, then "fix"
+
+
+def _validate_check(value: object, where: str) -> TrainingCheck:
+    if value not in CHECKS:
+        raise TrainingConfigError(
+            f"{where} got training_check={value!r}. Expected one of 'fix' (forward the mode "
+            "silently, the default), 'warn' (forward it and warn once per call site) or 'error' "
+            "(raise DroppedTrainingFlagError)."
+        )
+    return cast(TrainingCheck, value)
+
+
+def set_training_check(value: TrainingCheck | None) -> None:
+    """Set the process-wide default strictness of classes that do not choose their own.
+
+    Args:
+        value: `"fix"`, `"warn"`, `"error"`, or `None` to fall back to the environment variable
+            `TRAINING_AWARE_CHECK` (and to `"fix"` when that is unset).
+
+    Example:
+
+    >>> set_training_check("warn")
+    >>> get_training_check()
+    'warn'
+    >>> set_training_check(None)
+    """
+    global _default_check
+    _default_check = None if value is None else _validate_check(value, "set_training_check()")
+
+
+def get_training_check() -> TrainingCheck:
+    """The process-wide default: `set_training_check`, else `$TRAINING_AWARE_CHECK`, else "fix"."""
+    if _default_check is not None:
+        return _default_check
+    env = os.environ.get(ENV_VAR)
+    if env is None or env == "":
+        return "fix"
+    return _validate_check(env, f"the environment variable {ENV_VAR}")
+
+
+# Instances whose warn/error inspection already ran once (the check is a first-call check).
+_inspected: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _signature_with_training(call: Callable[..., Any]) -> tuple[inspect.Signature, bool]:
+    """`call`'s signature with a `training=None` keyword added if absent; and whether it was there."""
+    signature = inspect.signature(call)
+    params = list(signature.parameters.values())
+    if "training" in signature.parameters:
+        kind = signature.parameters["training"].kind
+        if kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY):
+            return signature, True
+        raise TrainingConfigError(
+            f"{call.__qualname__} declares `training` as a positional-only parameter; Keras passes "
+            "it by keyword. Fix: make it `training=None` (positional-or-keyword or keyword-only)."
+        )
+    new = inspect.Parameter("training", inspect.Parameter.KEYWORD_ONLY, default=None)
+    at = len(params)
+    if params and params[-1].kind is inspect.Parameter.VAR_KEYWORD:
+        at -= 1
+    params.insert(at, new)
+    return signature.replace(parameters=params), False
+
+
+def _training_index(signature: inspect.Signature) -> int | None:
+    """Position of `training` among positional parameters after `self`, if it can be positional."""
+    for i, param in enumerate(list(signature.parameters.values())[1:]):
+        if param.kind not in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
+            return None
+        if param.name == "training":
+            return i
+    return None
+
+
+def wrap_call(cls: type, call: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a subclass's `call` so that it declares, resolves and propagates `training`."""
+    signature, declared = _signature_with_training(call)
+    index = _training_index(signature) if declared else None
+    where = f"{cls.__qualname__}.call()"
+
+    @functools.wraps(call)
+    def call_with_resolved_mode(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if index is not None and len(args) > index:
+            training = args[index]
+            args = (*args[:index], *args[index + 1 :])
+        else:
+            training = kwargs.pop("training", None)
+        if training is not None and training is not True and training is not False:
+            training = scope.validate_training(training, where)
+        mode = scope.resolve(training)
+        if declared:
+            kwargs["training"] = mode
+        scope.ensure_hook()
+        outermost = not scope._STACK.get()
+        token = scope.push(mode, _inspector_for(self), self)
+        try:
+            if outermost:
+                with scope.preserve_keras_context():
+                    return call(self, *args, **kwargs)
+            return call(self, *args, **kwargs)
+        finally:
+            scope.pop(token)
+
+    call_with_resolved_mode.__signature__ = signature  # type: ignore[attr-defined]
+    call_with_resolved_mode.__training_aware_wrapped__ = call  # type: ignore[attr-defined]
+    return call_with_resolved_mode
+
+
+def _inspector_for(layer: Any) -> scope.Inspector | None:
+    check = _class_check(type(layer))
+    if check == "fix" or layer in _inspected:
+        return None
+    _inspected.add(layer)
+    return make_inspector(layer, check, declared=layer._call_has_training_arg)
+
+
+def _class_check(cls: type) -> TrainingCheck:
+    for klass in cls.__mro__:
+        value = klass.__dict__.get("_training_check")
+        if value is not None:
+            return cast(TrainingCheck, value)
+    return get_training_check()
+
+
+def _user_call(cls: type) -> Callable[..., Any] | None:
+    """The `call` a class runs if it still needs wrapping: the user's own, not Keras' or ours.
+
+    Looks up the MRO, so `class M(TrainingAwareModel, ExistingModel)` wraps `ExistingModel.call`.
+    """
+    for klass in cls.__mro__:
+        call = klass.__dict__.get("call")
+        if call is None:
+            continue
+        if hasattr(call, "__training_aware_wrapped__") or klass.__module__.startswith("keras."):
+            return None
+        return call  # type: ignore[no-any-return]
+    return None
+
+
+class _TrainingAwareMixin:
+    """Shared class-creation logic of `TrainingAwareLayer` and `TrainingAwareModel`."""
+
+    _training_check: TrainingCheck | None = None
+
+    def __init_subclass__(cls, training_check: TrainingCheck | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if training_check is not None:
+            cls._training_check = _validate_check(training_check, f"class {cls.__qualname__}")
+        else:
+            cls._training_check = None
+        call = _user_call(cls)
+        if call is not None:
+            cls.call = wrap_call(cls, call)  # type: ignore[attr-defined]
+
+
+class TrainingAwareLayer(_TrainingAwareMixin, keras.layers.Layer):
+    """A `keras.layers.Layer` whose `call` cannot lose the `training` flag.
+
+    Subclass it exactly as you would `keras.layers.Layer`. `call` may omit `training` or forget to
+    forward it: every descendant layer that accepts `training` still receives the mode this layer
+    was called in. Explicit values you pass to a child (`self.drop(x, training=True)`) are honoured
+    for that child and its subtree only, and never leak to its siblings.
+
+    Class arguments:
+        training_check: `"fix"` (default: forward silently), `"warn"` (forward, and warn once per
+            call site that drops the flag) or `"error"` (raise `DroppedTrainingFlagError` at the
+            first call). The default comes from `set_training_check()` or the environment variable
+            `TRAINING_AWARE_CHECK`.
+
+    Call arguments:
+        training: `None`, a bool, or a scalar boolean tensor. `None` means the enclosing call's
+            mode, or inference at the top level. Declared for you if `call` omits it.
+
+    Note: `training` (how a layer *behaves*) is not `trainable` (whether its weights are updated).
+    A `BatchNormalization` with `trainable=False` runs in inference mode whatever `training` says.
+
+    Example:
+
+    ```python
+    class Block(TrainingAwareLayer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.bn = keras.layers.BatchNormalization()
+            self.drop = keras.layers.Dropout(0.5)
+
+        def call(self, x):              # no `training`, and nothing forwarded
+            return self.drop(self.bn(x))
+    ```
+    """
+
+
+class TrainingAwareModel(_TrainingAwareMixin, keras.Model):
+    """A `keras.Model` whose `call` cannot lose the `training` flag (fixes FACTS F1, F2, F3, F13).
+
+    Subclass it exactly as you would `keras.Model`. `fit()` passes `training=True` even when your
+    `call` has no `training` parameter; every descendant that accepts `training` receives the mode
+    meant, on TensorFlow and JAX; explicit values passed to a child stay in that child's subtree.
+    See `TrainingAwareLayer` for the `training_check` class argument.
+
+    Example:
+
+    ```python
+    class BadModel(TrainingAwareModel):   # was keras.Model: nothing else changes
+        def __init__(self, units=32):
+            super().__init__()
+            self.dense = keras.layers.Dense(units)
+            self.batch_norm = keras.layers.BatchNormalization()
+            self.dropout = keras.layers.Dropout(0.5)
+
+        def call(self, inputs):
+            return self.dropout(self.batch_norm(self.dense(inputs)))
+    ```
+    """
