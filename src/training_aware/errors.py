@@ -12,11 +12,13 @@ from typing import Any
 
 __all__ = [
     "DroppedTrainingFlagError",
+    "InvalidChildError",
     "MissingTrainingArgumentError",
     "ModeMismatchError",
     "TrainingConfigError",
     "TrainingFlagError",
     "TrainingValueError",
+    "UnserializableChildError",
 ]
 
 
@@ -42,6 +44,22 @@ class ModeMismatchError(TrainingFlagError):
 
 class TrainingValueError(TrainingFlagError, TypeError):
     """A `training` value is not `None`, a Python bool or a scalar boolean tensor."""
+
+
+class InvalidChildError(TrainingFlagError, TypeError):
+    """A container or wrapper was given a child it cannot run.
+
+    Raised at construction (or `add`) by `TrainingSequential` for a child that is not callable or
+    is a class instead of an instance, and by `PinnedMode` for anything that is not a Keras layer.
+    """
+
+
+class UnserializableChildError(TrainingFlagError, TypeError):
+    """A model holds a plain Python callable, which cannot be saved without pickling code.
+
+    Raised by `TrainingSequential.get_config` (so by `model.save`): wrap the callable in a
+    registered `keras.layers.Layer` subclass or a `keras.layers.Lambda`.
+    """
 
 
 def describe(value: Any) -> str:
