@@ -252,6 +252,12 @@ def ensure_hook() -> None:
                 stacklevel=4,
             )
         _original_call = Layer.__call__
+        # Keep Keras' name and docs: TensorFlow's AutoGraph leaves a method alone when the class
+        # defining it (found by `__name__`) is Keras', exactly as it does for the original.
+        _hooked_call.__name__ = "__call__"
+        _hooked_call.__qualname__ = "Layer.__call__"
+        _hooked_call.__doc__ = _original_call.__doc__
+        _hooked_call.__wrapped__ = _original_call  # type: ignore[attr-defined]
         Layer.__call__ = _hooked_call  # type: ignore[method-assign]
 
 

@@ -1,0 +1,302 @@
+"""The mechanism's hard constraints (scope.py), each a test: see docs/design.md."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import zipfile
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from tests.conftest import BACKEND, bn_stats, same_arrays, to_numpy
+from tests.seed_models import bad_model
+from training_aware import TrainingAwareLayer, TrainingAwareModel, scope
+
+ROOT = Path(__file__).resolve().parents[1]
+X = np.random.RandomState(0).normal(size=(16, 6)).astype("float32")
+Y = np.random.RandomState(1).normal(size=(16, 4)).astype("float32")
+
+PLAIN_RUN = """
+import os, sys, hashlib
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+import numpy as np
+if sys.argv[1] == "with":
+    import training_aware
+    from training_aware import TrainingAwareModel, scope
+    scope.ensure_hook()  # the hook is installed and must still be a pass-through here
+    class Aware(TrainingAwareModel):
+        def __init__(self):
+            super().__init__()
+            self.bn = keras.layers.BatchNormalization()
+        def call(self, x):
+            return self.bn(x)
+import keras
+keras.utils.set_random_seed(7)
+x = np.random.RandomState(0).normal(size=(32, 6)).astype("float32")
+y = np.random.RandomState(1).normal(size=(32, 4)).astype("float32")
+inputs = keras.Input((6,))
+h = keras.layers.Dense(8)(inputs)
+h = keras.layers.BatchNormalization()(h)
+h = keras.layers.Dropout(0.5)(h)
+model = keras.Model(inputs, keras.layers.Dense(4)(h))
+model.compile("adam", "mse")
+model.fit(x, y, epochs=2, batch_size=8, verbose=0, shuffle=False)
+digest = hashlib.sha256()
+for v in model.variables:
+    digest.update(np.asarray(keras.ops.convert_to_numpy(v)).tobytes())
+digest.update(model.predict(x, verbose=0).tobytes())
+print(digest.hexdigest())
+"""
+
+
+@pytest.mark.backend
+def test_importing_changes_nothing_for_plain_keras() -> None:
+    env = {**os.environ, "KERAS_BACKEND": BACKEND, "PYTHONHASHSEED": "0"}
+    digests = []
+    for mode in ("without", "with"):
+        result = subprocess.run(
+            [sys.executable, "-c", PLAIN_RUN, mode],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        digests.append(result.stdout.strip().splitlines()[-1])
+    assert digests[0] == digests[1], "weights or outputs differ with training_aware imported"
+
+
+def test_import_does_not_import_keras() -> None:
+    code = "import sys, training_aware; print('keras' in sys.modules, 'tensorflow' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False False"
+
+
+def test_hook_is_a_pass_through_outside_a_training_aware_call() -> None:
+    scope.ensure_hook()
+    assert scope.hook_installed()
+    assert scope._STACK.get() == ()
+
+    class Leaks(keras.Model):  # FACTS F3 on plain Keras: must still leak with the hook installed
+        def __init__(self) -> None:
+            super().__init__()
+            self.drop = keras.layers.Dropout(0.5)
+            self.bn = keras.layers.BatchNormalization()
+
+        def call(self, x, training=False):  # type: ignore[no-untyped-def]
+            return self.bn(self.drop(x, training=True))
+
+    model = Leaks()
+    model(X[:2])
+    before = bn_stats(model)
+    model(X, training=False)
+    assert not same_arrays(before, bn_stats(model))
+
+
+class Counting(TrainingAwareModel):
+    def __init__(self) -> None:
+        super().__init__()
+        self.traces = 0
+        self.dense = keras.layers.Dense(4)
+        self.drop = keras.layers.Dropout(0.5)
+
+    def call(self, x):  # type: ignore[no-untyped-def]
+        self.traces += 1
+        return self.drop(self.dense(x))
+
+
+@pytest.mark.backend
+def test_compiled_function_traces_once_per_mode() -> None:
+    model = Counting()
+    model(X)
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        fn = tf.function(lambda x, training: model(x, training=training))
+        outputs = [to_numpy(fn(X, training=mode)) for mode in (True, False, True)]
+    else:
+        import jax
+
+        def run(trainable, non_trainable, x, training):  # type: ignore[no-untyped-def]
+            return model.stateless_call(trainable, non_trainable, x, training=training)[0]
+
+        fn = jax.jit(run, static_argnames=("training",))
+        tv = [v.value for v in model.trainable_variables]
+        ntv = [v.value for v in model.non_trainable_variables]
+        outputs = [np.asarray(fn(tv, ntv, X, training=mode)) for mode in (True, False, True)]
+    model.traces = 0
+    if BACKEND == "tensorflow":
+        outputs = [to_numpy(fn(X, training=mode)) for mode in (True, False, True)]
+        assert model.traces == 0, "the compiled function was retraced"
+    assert (outputs[0] == 0).any() and not (outputs[1] == 0).any()
+
+
+@pytest.mark.backend
+def test_compiled_function_trace_count_is_two() -> None:
+    model = Counting()
+    model(X)
+    model.traces = 0
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        fn = tf.function(lambda x, training: model(x, training=training))
+        for mode in (True, False, True):
+            fn(X, training=mode)
+    else:
+        import jax
+
+        def run(trainable, non_trainable, x, training):  # type: ignore[no-untyped-def]
+            return model.stateless_call(trainable, non_trainable, x, training=training)[0]
+
+        fn = jax.jit(run, static_argnames=("training",))
+        tv = [v.value for v in model.trainable_variables]
+        ntv = [v.value for v in model.non_trainable_variables]
+        for mode in (True, False, True):
+            fn(tv, ntv, X, training=mode)
+    assert model.traces == 2
+
+
+class Spy(keras.layers.Layer):
+    def __init__(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(**kwargs)
+        self.modes: list[object] = []
+
+    def call(self, x, training=None):  # type: ignore[no-untyped-def]
+        self.modes.append(training)
+        return x
+
+
+class Threaded(TrainingAwareModel):
+    def __init__(self) -> None:
+        super().__init__()
+        self.spy = Spy()
+
+    def call(self, x):  # type: ignore[no-untyped-def]
+        import time
+
+        time.sleep(0.001)  # give the other thread a chance to interleave
+        return self.spy(x)
+
+
+def test_two_threads_two_modes_do_not_interfere() -> None:
+    models = {True: Threaded(), False: Threaded()}
+    for model in models.values():
+        model(X)
+        model.spy.modes.clear()
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run(mode: bool) -> None:
+        try:
+            barrier.wait()
+            for _ in range(30):
+                models[mode](X, training=mode)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(mode,)) for mode in models]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert models[True].spy.modes == [True] * 30
+    assert models[False].spy.modes == [False] * 30
+
+
+def test_nothing_of_the_mechanism_is_saved(tmp_path: Path) -> None:
+    @keras.saving.register_keras_serializable(package="tests")
+    class Saved(TrainingAwareModel, training_check="warn"):
+        def __init__(self, units: int = 4, **kwargs) -> None:  # type: ignore[no-untyped-def]
+            super().__init__(**kwargs)
+            self.units = units
+            self.dense = keras.layers.Dense(units)
+            self.bn = keras.layers.BatchNormalization()
+
+        def call(self, x, training=None):  # type: ignore[no-untyped-def]
+            return self.bn(self.dense(x), training=training)
+
+        def get_config(self):  # type: ignore[no-untyped-def]
+            return {**super().get_config(), "units": self.units}
+
+    model = Saved(units=4)
+    model(X, training=True)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    with zipfile.ZipFile(path) as archive:
+        config = archive.read("config.json").decode()
+    assert "training_check" not in config and "frame" not in config.lower()
+    assert json.loads(config)["config"]["units"] == 4
+    loaded = keras.models.load_model(path)
+    assert np.array_equal(to_numpy(model(X)), to_numpy(loaded(X)))
+
+
+@pytest.mark.backend
+def test_custom_training_loop_trains_a_call_without_training() -> None:
+    model = bad_model(TrainingAwareModel, units=4, rate=0.0)
+    model(X[:2])
+    before = bn_stats(model)
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            loss = keras.ops.mean((model(X, training=True) - Y) ** 2)
+        grads = tape.gradient(loss, model.trainable_variables)
+        assert all(g is not None for g in grads)
+    else:
+        tv = [v.value for v in model.trainable_variables]
+        ntv = [v.value for v in model.non_trainable_variables]
+        _, new_ntv = model.stateless_call(tv, ntv, X, training=True)
+        for var, value in zip(model.non_trainable_variables, new_ntv, strict=True):
+            var.assign(value)
+    assert not same_arrays(before, bn_stats(model))
+
+
+def test_unknown_keras_internals_fail_clearly() -> None:
+    code = textwrap.dedent(
+        """
+        import keras
+        from training_aware import scope
+        scope.TESTED_KERAS = ((9, 0, 0), (9, 1, 0))
+        import warnings
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            scope.ensure_hook()
+        print([str(w.message) for w in caught if w.category is scope.KerasVersionWarning])
+        """
+    )
+    env = {**os.environ, "KERAS_BACKEND": BACKEND, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert "tested on keras >=9.0.0,<9.1.0" in out.stdout
+    assert f"this is keras {keras.__version__}" in out.stdout
+
+
+def test_training_aware_layer_in_plain_functional_model_follows_fit() -> None:
+    class Block(TrainingAwareLayer):
+        def __init__(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
+            super().__init__(**kwargs)
+            self.bn = keras.layers.BatchNormalization()
+
+        def call(self, x):  # type: ignore[no-untyped-def]
+            return self.bn(x)
+
+    inputs = keras.Input((6,))
+    block = Block()
+    model = keras.Model(inputs, keras.layers.Dense(4)(block(inputs)))
+    model.compile("sgd", "mse")
+    before = bn_stats(block)
+    model.fit(X, Y, epochs=1, batch_size=16, verbose=0)
+    after = bn_stats(block)
+    assert not same_arrays(before, after)
+    model.predict(X, verbose=0)
+    assert same_arrays(after, bn_stats(block))
