@@ -1,0 +1,292 @@
+"""TA001-TA004 inside one `call` method: which sublayer calls drop, bypass or pin `training`.
+
+The body is read in source order with an environment of static types (the class's attributes,
+then local names and loop variables). `isinstance` tests narrow a loop variable, so the seed's
+`ComplexModel` (BatchNorm and Dropout get `training`, the `Dense` layers in the `else` branch do
+not) is clean. Any other test that mentions a typed name makes it unknown in both branches.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+
+from training_aware._training_table import IGNORES_TRAINING, USES_TRAINING
+from training_aware.lint import rules
+from training_aware.lint.imports import keras_layer_name
+from training_aware.lint.layertypes import UNKNOWN, Kind, Ty, Typer, expr_key, one
+from training_aware.lint.sublayers import bind_loop_target
+
+Report = Callable[[ast.AST, str, str], None]
+
+# Mode-dependent raw ops (FACTS F8): a dropout function applied without any `training` to gate it.
+_DROPOUT_OPS = frozenset({"dropout", "alpha_dropout", "stateless_dropout", "spatial_dropout"})
+
+
+def passes_training(call: ast.Call) -> bool:
+    """Does the call pass `training` (by keyword, by a `**` splat, or positionally by name)?"""
+    for kw in call.keywords:
+        if kw.arg in (None, "training"):
+            return True
+    return any(
+        isinstance(a, ast.Starred) or (isinstance(a, ast.Name) and a.id == "training")
+        for a in call.args[1:]
+    )
+
+
+def literal_training(call: ast.Call) -> bool | None:
+    """The value of a literal `training=True`/`False` keyword, else None."""
+    for kw in call.keywords:
+        if kw.arg == "training" and isinstance(kw.value, ast.Constant):
+            if isinstance(kw.value.value, bool):
+                return kw.value.value
+    return None
+
+
+def describe(node: ast.expr) -> str:
+    """Short source text for a callee (`self.drop`, `self.blocks[i]`)."""
+    try:
+        text = ast.unparse(node)
+    except (ValueError, RecursionError):  # pragma: no cover - unparse of a parsed tree
+        return "<expr>"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class CallBodyChecker:
+    """Checks the body of one `call` method of class `cls_name`."""
+
+    def __init__(
+        self,
+        cls_name: str,
+        func: ast.FunctionDef | ast.AsyncFunctionDef,
+        attrs: dict[str, Ty],
+        typer: Typer,
+        super_kind: tuple[str, Kind],
+        report: Report,
+    ) -> None:
+        self.cls = cls_name
+        self.func = func
+        self.attrs = attrs
+        self.typer = typer
+        self.super_name, self.super_kind = super_kind
+        self.report = report
+        params = {a.arg for a in (*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs)}
+        self.has_training = "training" in params
+
+    def run(self) -> None:
+        """Check the whole body."""
+        self.block(self.func.body, dict(self.attrs))
+
+    def block(self, body: list[ast.stmt], env: dict[str, Ty]) -> None:
+        for stmt in body:
+            self.stmt(stmt, env)
+
+    def stmt(self, stmt: ast.stmt, env: dict[str, Ty]) -> None:
+        if isinstance(stmt, ast.For | ast.AsyncFor):
+            self.expr(stmt.iter, env)
+            bind_loop_target(stmt.target, stmt.iter, env, self.typer)
+            self.block(stmt.body, env)
+            self.block(stmt.orelse, env)
+        elif isinstance(stmt, ast.If):
+            self.branch_test(stmt.test, env)
+            yes, no = self.narrow(stmt.test, env)
+            self.block(stmt.body, yes)
+            self.block(stmt.orelse, no)
+        elif isinstance(stmt, ast.While):
+            self.branch_test(stmt.test, env)
+            self.block(stmt.body, env)
+            self.block(stmt.orelse, env)
+        elif isinstance(stmt, ast.With | ast.AsyncWith):
+            for item in stmt.items:
+                self.expr(item.context_expr, env)
+            self.block(stmt.body, env)
+        elif isinstance(stmt, ast.Try):
+            self.block(stmt.body, env)
+            for handler in stmt.handlers:
+                self.block(handler.body, env)
+            self.block(stmt.orelse, env)
+            self.block(stmt.finalbody, env)
+        elif isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+            self.block(stmt.body, dict(env))
+        elif isinstance(stmt, ast.ClassDef):
+            return
+        elif isinstance(stmt, ast.Match):
+            self.expr(stmt.subject, env)
+            for case in stmt.cases:
+                self.block(case.body, dict(env))
+        else:
+            self.expr(stmt, env)
+            if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.expr):
+                ty = self.typer.type_of(stmt.value, env)
+                for target in stmt.targets:
+                    key = expr_key(target)
+                    if key is not None:
+                        env[key] = ty
+                    else:
+                        for sub in ast.walk(target):
+                            if isinstance(sub, ast.Name):
+                                env[sub.id] = UNKNOWN
+
+    def expr(self, node: ast.AST, env: dict[str, Ty]) -> None:
+        """Check every call in an expression (comprehension variables are typed too)."""
+        stack: list[tuple[ast.AST, dict[str, Ty]]] = [(node, env)]
+        while stack:
+            current, scope = stack.pop()
+            if isinstance(current, ast.ListComp | ast.GeneratorExp | ast.SetComp | ast.DictComp):
+                inner = dict(scope)
+                for gen in current.generators:
+                    stack.append((gen.iter, inner))
+                    bind_loop_target(gen.target, gen.iter, inner, self.typer)
+                    stack.extend((cond, inner) for cond in gen.ifs)
+                if isinstance(current, ast.DictComp):
+                    stack.append((current.key, inner))
+                    stack.append((current.value, inner))
+                else:
+                    stack.append((current.elt, inner))
+                continue
+            if isinstance(current, ast.IfExp):
+                self.branch_test(current.test, scope)
+            if isinstance(current, ast.Call):
+                self.check_call(current, scope)
+            stack.extend((child, scope) for child in ast.iter_child_nodes(current))
+
+    def branch_test(self, test: ast.expr, env: dict[str, Ty]) -> None:
+        """TA001: a branch on `training` in a `call` that has no `training` parameter."""
+        if self.has_training:
+            return
+        for node in ast.walk(test):
+            if isinstance(node, ast.Name) and node.id == "training":
+                self.report(node, "TA001", rules.ta001_op(self.cls, "if training"))
+                return
+
+    def check_call(self, call: ast.Call, env: dict[str, Ty]) -> None:
+        func = call.func
+        if isinstance(func, ast.Attribute) and func.attr == "call":
+            self.check_direct_call(call, func.value, env)
+            return
+        if not self.has_training:
+            path = self.typer.imports.resolve(func) if isinstance(func, ast.Attribute) else None
+            if path is not None and path.rsplit(".", 1)[-1] in _DROPOUT_OPS:
+                if path.startswith(("tensorflow.", "keras.")):
+                    self.report(call, "TA001", rules.ta001_op(self.cls, describe(func)))
+                    return
+        ty = self.typer.type_of(func, env)
+        user = ty.user()
+        value = literal_training(call)
+        if value is not None and not isinstance(func, ast.Call):
+            key = expr_key(func) or ""
+            unknown_attr = key.startswith("self.") and all(k is Kind.UNKNOWN for _, k in ty.items)
+            if user is not None or unknown_attr:
+                self.report(call, "TA004", rules.ta004(f"`{self.cls}.call`", describe(func), value))
+            return
+        if user is None or passes_training(call):
+            return
+        if self.has_training:
+            self.report(call, "TA002", rules.ta002(self.cls, describe(func), user))
+        else:
+            self.report(call, "TA001", rules.ta001_sublayer(self.cls, describe(func), user))
+
+    def check_direct_call(self, call: ast.Call, owner: ast.expr, env: dict[str, Ty]) -> None:
+        """TA003: `layer.call(...)` on a layer that uses `training`, or `super().call(...)`."""
+        if passes_training(call):
+            return
+        if (
+            isinstance(owner, ast.Call)
+            and isinstance(owner.func, ast.Name)
+            and owner.func.id == "super"
+        ):
+            if self.super_kind is Kind.USES:
+                self.report(call, "TA003", rules.ta003_super(self.cls, self.super_name))
+            return
+        user = self.typer.type_of(owner, env).user()
+        if user is not None:
+            self.report(call, "TA003", rules.ta003_direct(self.cls, describe(owner), user))
+
+    def narrow(self, test: ast.expr, env: dict[str, Ty]) -> tuple[dict[str, Ty], dict[str, Ty]]:
+        """The environments of the two branches of `if test:`."""
+        yes, no = env, env
+        negate = isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not)
+        core = test.operand if isinstance(test, ast.UnaryOp) and negate else test
+        checks = core.values if isinstance(core, ast.BoolOp) and isinstance(core.op, ast.Or) else [core]
+        key, names = None, set()
+        for check in checks:
+            found = self.isinstance_check(check)
+            if found is None or (key is not None and found[0] != key):
+                key = None
+                break
+            key = found[0]
+            names |= found[1]
+        if key is not None and key in env:
+            before = env[key]
+            narrowed = Ty(frozenset(i for i in before.items if i[0] in names))
+            if not narrowed.items or any(k is Kind.UNKNOWN for _, k in before.items):
+                for name in sorted(names):
+                    narrowed = narrowed.union(self.kind_of_class(name))
+            yes, no = dict(env), dict(env)
+            yes[key], no[key] = narrowed, env[key].without(frozenset(names))
+            return (no, yes) if negate else (yes, no)
+        mentioned = {
+            k
+            for n in ast.walk(test)
+            if isinstance(n, ast.Name | ast.Attribute)
+            and (k := expr_key(n)) is not None
+            and k in env
+            and not _harmless_mention(test, n)
+        }
+        if mentioned:
+            yes = dict(env)
+            for k in mentioned:
+                yes[k] = UNKNOWN
+            return yes, dict(yes)
+        return yes, no
+
+    def isinstance_check(self, node: ast.expr) -> tuple[str, set[str]] | None:
+        """`(key, class names)` for `isinstance(key, C)` / `isinstance(key, (C1, C2))`."""
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "isinstance"
+            and len(node.args) == 2
+        ):
+            return None
+        key = expr_key(node.args[0])
+        classes = node.args[1]
+        elts = classes.elts if isinstance(classes, ast.Tuple) else [classes]
+        names: set[str] = set()
+        for elt in elts:
+            if isinstance(elt, ast.Name) and elt.id in self.typer.classes:
+                names.add(elt.id)
+                continue
+            name = keras_layer_name(self.typer.imports.resolve(elt))
+            if name is None:
+                return None
+            names.add(name)
+        return (key, names) if key is not None else None
+
+    def kind_of_class(self, name: str) -> Ty:
+        """The type `isinstance(x, name)` proves, for a same-module or a Keras class."""
+        if name in self.typer.classes:
+            return one(name, self.typer.class_kind(name))
+        if name in USES_TRAINING:
+            return one(name, Kind.USES)
+        if name in IGNORES_TRAINING:
+            return one(name, Kind.IGNORES)
+        if name in ("Layer", "Model", "Sequential", "Functional"):
+            return one(name, Kind.UNKNOWN)
+        return one(name, Kind.NOTRAIN)
+
+
+def _harmless_mention(test: ast.expr, node: ast.expr) -> bool:
+    """`x`, `not x`, `x is None`, `x is not None` do not change what `x` is."""
+    if test is node:
+        return True
+    if isinstance(test, ast.UnaryOp) and test.operand is node:
+        return True
+    if isinstance(test, ast.BoolOp):
+        return any(_harmless_mention(v, node) for v in test.values)
+    return (
+        isinstance(test, ast.Compare)
+        and test.left is node
+        and all(isinstance(op, ast.Is | ast.IsNot) for op in test.ops)
+        and all(isinstance(c, ast.Constant) and c.value is None for c in test.comparators)
+    )

@@ -1,0 +1,141 @@
+"""Configuration from `[tool.training-aware]` in the nearest `pyproject.toml`.
+
+```toml
+[tool.training-aware]
+select = ["TA"]            # code prefixes to report (default: every rule)
+ignore = ["TA006"]         # code prefixes to drop
+exclude = ["generated/*"]  # globs, matched against names and paths relative to this file
+```
+
+Command-line `--select`/`--ignore` replace the file's lists; `--exclude` adds to its globs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from training_aware.lint.rules import CODES
+
+_KEYS = frozenset({"select", "ignore", "exclude"})
+
+
+class ConfigError(Exception):
+    """A configuration or command-line value that cannot be used (exit status 2)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The effective settings of one run."""
+
+    select: tuple[str, ...] = ("TA",)
+    ignore: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    root: str | None = None
+    source: str | None = None
+
+    def wants(self, code: str) -> bool:
+        """Is `code` reported? The longest matching prefix of select/ignore decides."""
+        best_select = max((len(p) for p in self.select if code.startswith(p)), default=-1)
+        best_ignore = max((len(p) for p in self.ignore if code.startswith(p)), default=-1)
+        return best_select >= 0 and best_select > best_ignore
+
+
+def check_codes(values: list[str], where: str) -> tuple[str, ...]:
+    """Validate code prefixes such as `TA`, `TA00`, `TA002`.
+
+    Raises:
+        ConfigError: a value that is no prefix of any rule code.
+    """
+    out = []
+    for raw in values:
+        value = raw.strip().upper()
+        if not value:
+            continue
+        if not any(code.startswith(value) for code in CODES):
+            known = ", ".join(CODES)
+            raise ConfigError(f"{where}: unknown rule code {raw!r}; expected one of {known}")
+        out.append(value)
+    return tuple(out)
+
+
+def find_pyproject(start: str) -> str | None:
+    """The nearest `pyproject.toml` at or above `start` (a file or directory)."""
+    current = os.path.abspath(start)
+    if not os.path.isdir(current):
+        current = os.path.dirname(current)
+    while True:
+        candidate = os.path.join(current, "pyproject.toml")
+        if os.path.isfile(candidate):
+            return candidate
+        parent = os.path.dirname(current)
+        if parent == current:
+            return None
+        current = parent
+
+
+def _toml_loads(text: str, where: str) -> dict[str, Any]:
+    try:
+        toml: Any = importlib.import_module("tomllib")
+    except ModuleNotFoundError:  # Python 3.10
+        try:
+            toml = importlib.import_module("tomli")
+        except ModuleNotFoundError:
+            raise ConfigError(
+                f"{where}: reading pyproject.toml on Python 3.10 needs tomli "
+                f"(pip install tomli)"
+            ) from None
+    try:
+        data: dict[str, Any] = toml.loads(text)
+    except ValueError as exc:  # tomllib.TOMLDecodeError subclasses ValueError
+        raise ConfigError(f"{where}: not valid TOML: {exc}") from None
+    return data
+
+
+def _strings(value: object, where: str) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
+
+
+def load_config(start: str) -> Config:
+    """Read `[tool.training-aware]` from the nearest pyproject.toml above `start`.
+
+    Args:
+        start: the directory (or file) the search begins at.
+
+    Returns:
+        The settings; the defaults when there is no pyproject.toml or no such table.
+
+    Raises:
+        ConfigError: unreadable TOML, an unknown key or an unknown rule code, with the file.
+    """
+    path = find_pyproject(start)
+    if path is None:
+        return Config()
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    table = _toml_loads(text, path).get("tool", {}).get("training-aware")
+    root = os.path.dirname(path)
+    if table is None:
+        return Config(root=root)
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [tool.training-aware] must be a table")
+    unknown = sorted(set(table) - _KEYS)
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown key(s) {', '.join(unknown)} in [tool.training-aware]; "
+            f"expected: {', '.join(sorted(_KEYS))}"
+        )
+    where = f"{path} [tool.training-aware]"
+    select = check_codes(_strings(table.get("select", ["TA"]), f"{where} select"), where)
+    ignore = check_codes(_strings(table.get("ignore", []), f"{where} ignore"), where)
+    exclude = tuple(_strings(table.get("exclude", []), f"{where} exclude"))
+    return Config(select=select, ignore=ignore, exclude=exclude, root=root, source=path)

@@ -1,0 +1,184 @@
+"""The rules that look beyond one `call` method: TA004 in functional code, TA006 and TA007.
+
+Each is guarded by a substring test on the source text, so a file that cannot trigger a rule
+costs nothing beyond its parse.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Callable, Iterator
+
+from training_aware.lint import rules
+from training_aware.lint.callbody import describe, literal_training, passes_training
+from training_aware.lint.imports import BACKEND_MODULES, keras_layer_name, normalise
+from training_aware.lint.layertypes import MODEL_TY, Kind, Ty, Typer, expr_key
+from training_aware.lint.sublayers import collect_attributes
+
+Report = Callable[[ast.AST, str, str], None]
+Func = ast.FunctionDef | ast.AsyncFunctionDef
+
+_LITERAL_TRAINING = re.compile(r"\btraining\s*=\s*(?:True|False)\b")
+_LEARNING_PHASE = frozenset({"learning_phase", "set_learning_phase", "learning_phase_scope"})
+
+
+def check_functional_pins(tree: ast.Module, source: str, typer: Typer, report: Report) -> None:
+    """TA004 for `layers.Dropout(0.5)(x, training=True)` anywhere (FACTS F4)."""
+    if _LITERAL_TRAINING.search(source) is None:
+        return
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Call):
+            value = literal_training(node)
+            if value is not None and typer.type_of_constructor(node.func).user() is not None:
+                where = "This functional call"
+                report(node, "TA004", rules.ta004(where, describe(node.func), value))
+
+
+def check_learning_phase(tree: ast.Module, source: str, typer: Typer, report: Report) -> None:
+    """TA007: the learning-phase API of a Keras backend module (FACTS F11)."""
+    if "learning_phase" not in source:
+        return
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr in _LEARNING_PHASE:
+            if typer.imports.resolve(node.value) in BACKEND_MODULES:
+                report(node, "TA007", rules.ta007(describe(node)))
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if normalise(node.module) in BACKEND_MODULES:
+                for alias in node.names:
+                    if alias.name in _LEARNING_PHASE:
+                        report(node, "TA007", rules.ta007(f"{node.module}.{alias.name}"))
+
+
+def check_gradients(tree: ast.Module, source: str, typer: Typer, report: Report) -> None:
+    """TA006: a model called without `training=True` while gradients are computed.
+
+    Gradient regions: the body of `with tf.GradientTape() as tape:`, a function that calls
+    `.backward()` (PyTorch), a function passed to `jax.grad` / `jax.value_and_grad`. A callee is
+    a model when it is `self` in a Keras model's method, or a name whose static type is a Keras
+    model or a layer that uses `training` (built in this module, or annotated `keras.Model`).
+    """
+    has_tape = "GradientTape" in source
+    has_backward = ".backward(" in source
+    grad_funcs = _jax_grad_targets(tree, typer) if "grad(" in source else set()
+    if not (has_tape or has_backward or grad_funcs):
+        return
+    module_env = _local_env(tree.body, {}, typer)
+    for func, owner in _functions(tree.body, None):
+        env = dict(module_env)
+        self_ty: Ty | None = None
+        if owner is not None and typer.is_layer_like(owner.name):
+            env.update(collect_attributes(owner, typer))
+            kind = typer.class_kind(owner.name)
+            if kind is Kind.UNKNOWN or kind is Kind.NOTRAIN:
+                kind = Kind.MODEL if find_call(owner) is None else kind
+            self_ty = Ty(frozenset({(owner.name, kind)}))
+        for arg in (*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs):
+            if arg.annotation is not None:
+                name = keras_layer_name(typer.imports.resolve(arg.annotation))
+                if name in ("Model", "Sequential", "Functional"):
+                    env[arg.arg] = MODEL_TY
+        env = _local_env(func.body, env, typer)
+        if self_ty is not None:
+            env["self"] = self_ty
+        label = f"{owner.name}.{func.name}" if owner is not None else func.name
+        if func.name in grad_funcs or (has_backward and _calls_backward(func)):
+            _check_region(func.body, env, label, report)
+        elif has_tape:
+            for body in _tape_bodies(func.body, typer):
+                _check_region(body, env, label, report)
+    if has_tape:
+        for body in _tape_bodies(tree.body, typer, top_level=True):
+            _check_region(body, module_env, "<module>", report)
+
+
+def find_call(cls: ast.ClassDef) -> Func | None:
+    for node in cls.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == "call":
+            return node
+    return None
+
+
+def _check_region(body: list[ast.stmt], env: dict[str, Ty], label: str, report: Report) -> None:
+    for stmt in body:
+        for node in ast.walk(stmt):
+            if not isinstance(node, ast.Call) or passes_training(node):
+                continue
+            key = expr_key(node.func)
+            if key is None or key not in env:
+                continue
+            if env[key].is_model():
+                report(node, "TA006", rules.ta006(label, key))
+
+
+def _functions(body: list[ast.stmt], owner: ast.ClassDef | None) -> Iterator[tuple[Func, ast.ClassDef | None]]:
+    """Every function and method, with its class (nested functions keep the enclosing class)."""
+    for node in body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            yield node, owner
+            yield from _functions(node.body, owner)
+        elif isinstance(node, ast.ClassDef):
+            yield from _functions(node.body, node)
+        else:
+            for field in ("body", "orelse", "finalbody"):
+                yield from _functions(getattr(node, field, []) or [], owner)
+            for handler in getattr(node, "handlers", ()):
+                yield from _functions(handler.body, owner)
+
+
+def _tape_bodies(body: list[ast.stmt], typer: Typer, top_level: bool = False) -> Iterator[list[ast.stmt]]:
+    """Bodies of `with ...GradientTape(...)` blocks, not descending into nested functions."""
+    for node in body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            continue
+        if isinstance(node, ast.With | ast.AsyncWith):
+            for item in node.items:
+                ctx = item.context_expr
+                func = ctx.func if isinstance(ctx, ast.Call) else ctx
+                path = typer.imports.resolve(func) if isinstance(func, ast.Name | ast.Attribute) else None
+                if path is not None and path.endswith("GradientTape"):
+                    yield node.body
+                    break
+            else:
+                yield from _tape_bodies(node.body, typer, top_level)
+            continue
+        for field in ("body", "orelse", "finalbody"):
+            yield from _tape_bodies(getattr(node, field, []) or [], typer, top_level)
+        for handler in getattr(node, "handlers", ()):
+            yield from _tape_bodies(handler.body, typer, top_level)
+
+
+def _calls_backward(func: Func) -> bool:
+    return any(
+        isinstance(n, ast.Call)
+        and isinstance(n.func, ast.Attribute)
+        and n.func.attr == "backward"
+        and not n.args
+        for stmt in func.body
+        for n in ast.walk(stmt)
+    )
+
+
+def _jax_grad_targets(tree: ast.Module, typer: Typer) -> set[str]:
+    targets: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Name):
+            func = node.func
+            path = typer.imports.resolve(func) if isinstance(func, ast.Name | ast.Attribute) else None
+            if path in ("jax.grad", "jax.value_and_grad"):
+                targets.add(node.args[0].id)
+    return targets
+
+
+def _local_env(body: list[ast.stmt], env: dict[str, Ty], typer: Typer) -> dict[str, Ty]:
+    """Types of the names a block assigns (`model = keras.Sequential([...])`), in source order."""
+    env = dict(env)
+    for stmt in body:
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+            target = stmt.targets[0]
+            if isinstance(target, ast.Name):
+                env[target.id] = typer.type_of(stmt.value, env)
+        elif isinstance(stmt, ast.If | ast.Try | ast.With):
+            for field in ("body", "orelse"):
+                env = _local_env(getattr(stmt, field, []) or [], env, typer)
+    return env

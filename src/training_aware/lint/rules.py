@@ -1,0 +1,145 @@
+"""The rule catalogue (codes, summaries, the FACTS rows they guard) and the `Finding` record.
+
+Each rule's message names the class, the attribute and the fix; the message text is built here so
+the CLI, the JSON output, the flake8 plugin and docs/lint.md all say the same thing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One check: its code, a one-line summary, and the FACTS.md rows it guards."""
+
+    code: str
+    summary: str
+    facts: tuple[str, ...]
+
+
+RULES: dict[str, Rule] = {
+    rule.code: rule
+    for rule in (
+        Rule("TA000", "the file could not be checked (syntax error, unreadable, undecodable)", ()),
+        Rule(
+            "TA001",
+            "`call` has no `training` parameter but needs it (a sublayer or op that uses it)",
+            ("F1", "F8"),
+        ),
+        Rule(
+            "TA002",
+            "`call` has `training` but calls a sublayer that uses it without passing it",
+            ("F2", "F3", "F13"),
+        ),
+        Rule("TA003", "direct `.call(` on a layer, or `super().call(` without `training`", ("F7",)),
+        Rule("TA004", "hard-coded `training=True`/`False` on a sublayer call", ("F3", "F4", "F13")),
+        Rule("TA005", "`call` defaults `training=True`", ("F9",)),
+        Rule("TA006", "model called under a gradient computation without `training=True`", ()),
+        Rule("TA007", "removed `learning_phase` API", ("F11",)),
+        Rule("TA008", "Layer subclass overrides `__call__`", ()),
+    )
+}
+
+CODES: tuple[str, ...] = tuple(RULES)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One reported problem. `line` and `col` are 1-based, as editors and flake8 show them."""
+
+    path: str
+    line: int
+    col: int
+    code: str
+    message: str
+
+    def format(self) -> str:
+        """`path:line:col: TAxxx message`."""
+        return f"{self.path}:{self.line}:{self.col}: {self.code} {self.message}"
+
+    def to_dict(self) -> dict[str, str | int]:
+        """A JSON-ready mapping."""
+        return {
+            "path": self.path,
+            "line": self.line,
+            "col": self.col,
+            "code": self.code,
+            "message": self.message,
+        }
+
+
+def where(cls: str, func: str) -> str:
+    """`Cls.func`, or `func` at module level."""
+    return f"{cls}.{func}" if cls else func
+
+
+def ta001_sublayer(cls: str, callee: str, layer: str) -> str:
+    return (
+        f"`{cls}.call` has no `training` parameter but calls `{callee}` ({layer}), whose "
+        f"behaviour depends on it; add `training=None` to `call` and pass `training=training`"
+    )
+
+
+def ta001_op(cls: str, op: str) -> str:
+    return (
+        f"`{cls}.call` has no `training` parameter but uses the mode-dependent `{op}`; add "
+        f"`training=None` to `call` and apply it only when `training` is true"
+    )
+
+
+def ta002(cls: str, callee: str, layer: str) -> str:
+    return (
+        f"`{cls}.call` calls `{callee}` ({layer}) without `training`; pass "
+        f"`training=training` (on JAX it runs in inference mode during `fit`)"
+    )
+
+
+def ta003_direct(cls: str, callee: str, layer: str) -> str:
+    return (
+        f"`{cls}.call` calls `{callee}.call(...)` ({layer}) directly, bypassing `__call__`, so "
+        f"`training` never arrives; call `{callee}(..., training=training)` instead"
+    )
+
+
+def ta003_super(cls: str, base: str) -> str:
+    return (
+        f"`{cls}.call` calls `super().call(...)` ({base}) without forwarding `training`; "
+        f"pass `training=training`"
+    )
+
+
+def ta004(where: str, callee: str, value: bool) -> str:
+    return (
+        f"{where} hard-codes `training={value}` on `{callee}`: the value leaks to later "
+        f"siblings and `predict()` ignores it; use `PinnedMode({callee}, training={value})` "
+        f"or `override_modes(...)`"
+    )
+
+
+def ta005(cls: str) -> str:
+    return (
+        f"`{cls}.call` defaults `training=True`: a bare `model(x)` runs it and every layer "
+        f"after it in training mode; default to `training=None`"
+    )
+
+
+def ta006(func: str, callee: str) -> str:
+    return (
+        f"`{func}` calls `{callee}` while computing gradients without `training=True`; "
+        f"Dropout and BatchNorm run in inference mode; pass `training=True`"
+    )
+
+
+def ta007(name: str) -> str:
+    return (
+        f"`{name}` was removed in Keras 3 and has no replacement; pass `training` explicitly, "
+        f"or scope a mode with `override_modes(...)` or `PinnedMode(...)`"
+    )
+
+
+def ta008(cls: str) -> str:
+    return (
+        f"`{cls}` overrides `__call__`, where Keras resolves `training`; move the logic "
+        f"into `call` (or a wrapper layer)"
+    )

@@ -1,0 +1,97 @@
+"""`training-aware lint PATH...`: check files and directories, print findings, set the exit code.
+
+Exit status: 0 no findings, 1 findings (including TA000: a file that could not be checked),
+2 usage error (a bad option, a missing path, a bad `[tool.training-aware]` table).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from training_aware.lint.checker import lint_source
+from training_aware.lint.config import Config, ConfigError, check_codes, load_config
+from training_aware.lint.files import discover, read_source
+from training_aware.lint.rules import RULES, Finding
+
+
+def _parser() -> argparse.ArgumentParser:
+    rules = "\n".join(f"  {code}  {rule.summary}" for code, rule in RULES.items())
+    parser = argparse.ArgumentParser(
+        prog="training-aware lint",
+        description="Statically check Keras code for a lost `training` flag. Imports nothing "
+        "it checks (no Keras, no TensorFlow).",
+        epilog=f"rules:\n{rules}\n\nconfiguration: [tool.training-aware] in pyproject.toml "
+        "(select, ignore, exclude)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="files or directories")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument("--select", metavar="CODES", help="comma-separated code prefixes")
+    parser.add_argument("--ignore", metavar="CODES", help="comma-separated code prefixes")
+    parser.add_argument(
+        "--exclude", metavar="GLOBS", default="", help="comma-separated globs to skip"
+    )
+    return parser
+
+
+def lint_paths(paths: Sequence[str], config: Config) -> list[Finding]:
+    """Check every Python file under `paths` with `config`; never raises for file contents.
+
+    Args:
+        paths: files and directories.
+        config: the selection and exclusions.
+
+    Returns:
+        The reported findings, file by file, in order.
+    """
+    findings: list[Finding] = []
+    for path in discover(paths, config.exclude, config.root):
+        source = read_source(path)
+        if source.data is None:
+            found = [Finding(path, 1, 1, "TA000", source.error or "cannot read")]
+        else:
+            found = lint_source(source.data, path)
+        findings.extend(f for f in found if config.wants(f.code))
+    return findings
+
+
+def _split(value: str | None) -> list[str] | None:
+    return None if value is None else [v for v in value.split(",") if v.strip()]
+
+
+def main(argv: list[str]) -> int:
+    """Run `training-aware lint`; returns the exit status (0 clean, 1 findings, 2 usage)."""
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # argparse has printed the usage error or the help
+        return exc.code if isinstance(exc.code, int) else 2
+    missing = [p for p in args.paths if not os.path.lexists(p)]
+    if missing:
+        for path in missing:
+            print(f"training-aware lint: {path}: no such file or directory", file=sys.stderr)
+        return 2
+    try:
+        start = os.path.commonpath([os.path.abspath(p) for p in args.paths])
+        config = load_config(start)
+        select, ignore = _split(args.select), _split(args.ignore)
+        config = dataclasses.replace(
+            config,
+            select=config.select if select is None else check_codes(select, "--select"),
+            ignore=config.ignore if ignore is None else check_codes(ignore, "--ignore"),
+            exclude=config.exclude + tuple(_split(args.exclude) or ()),
+        )
+    except ConfigError as exc:
+        print(f"training-aware lint: {exc}", file=sys.stderr)
+        return 2
+    findings = lint_paths(args.paths, config)
+    if args.format == "json":
+        print(json.dumps([f.to_dict() for f in findings], indent=2))
+    else:
+        for finding in findings:
+            print(finding.format())
+    return 1 if findings else 0
