@@ -1,0 +1,138 @@
+"""`PinnedMode`: a wrapper layer that always runs its layer in one mode, and leaks nothing.
+
+The usual ways to pin a mode in Keras 3 each fail somewhere (FACTS.md): an explicit
+`self.drop(x, training=True)` is written into Keras' shared call context and reaches the siblings
+that run after it (F3: a later BatchNorm updates its statistics during `predict`); a hard-coded
+`Dropout(..)(x, training=True)` in a Functional model is overwritten by `predict`'s `False` (F4); a
+`Dropout` subclass that forces `training=True` cannot be reloaded without `custom_objects` (F6).
+
+`PinnedMode` is a registered `keras.layers.Wrapper`: its `call` pushes a frame with the pinned mode
+(so the wrapped layer's own sublayers receive it too), passes the mode explicitly to the wrapped
+layer, and restores Keras' shared call context on the way out, so the siblings see exactly what
+they would have seen without it. Nothing of this is saved: the config is the wrapped layer's
+config plus the bool, and a model holding `PinnedMode` reloads with plain
+`keras.models.load_model`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from keras.src.backend import compute_output_spec
+from keras.src.backend.common import global_state
+
+from training_aware import scope
+from training_aware.errors import InvalidChildError, TrainingValueError, describe
+
+__all__ = ["PinnedMode"]
+
+
+@keras.saving.register_keras_serializable(package="training_aware")
+class PinnedMode(keras.layers.Wrapper):  # type: ignore[misc]
+    """Always run `layer` in the given mode, whatever the caller passes, without leaking it.
+
+    The mode is a property of this wrapper, not of the call: `predict`, `evaluate`, `fit` and
+    direct calls all run the wrapped layer (and every layer inside it) with `training=training`,
+    and the layers called after the wrapper still get the caller's mode. Use it for Monte Carlo
+    dropout (`PinnedMode(Dropout(0.2), training=True)`) or to keep a block in inference mode during
+    `fit` (`PinnedMode(block, training=False)`). Note that pinning `training=False` does not freeze
+    weights: the block's trainable weights are still updated by the optimizer; set
+    `block.trainable = False` for that.
+
+    Args:
+        layer: the `keras.layers.Layer` (or model) to run in the pinned mode.
+        training: `True` (training mode) or `False` (inference mode). Must be a Python bool.
+        **kwargs: base layer arguments (`name`, `dtype`, ...).
+
+    Call arguments:
+        inputs: the wrapped layer's inputs.
+        **kwargs: other call arguments for the wrapped layer (such as `mask`). A `training`
+            passed by the caller is ignored: the pinned mode wins.
+
+    Example:
+
+    ```python
+    inputs = keras.Input((8,))
+    x = keras.layers.Dense(8)(inputs)
+    x = PinnedMode(keras.layers.Dropout(0.5), training=True)(x)  # on in predict() too
+    outputs = keras.layers.BatchNormalization()(x)  # still inference mode in predict()
+    model = keras.Model(inputs, outputs)
+    ```
+    """
+
+    def __init__(self, layer: Any, training: bool, **kwargs: Any) -> None:
+        if not isinstance(layer, keras.layers.Layer):
+            raise InvalidChildError(
+                f"PinnedMode(layer=...) received {describe(layer)}, which is not a Keras layer. "
+                "Expected a keras.layers.Layer or keras.Model instance. Fix: wrap a layer, e.g. "
+                "PinnedMode(keras.layers.Dropout(0.2), training=True); for a plain function, "
+                "use keras.layers.Lambda(fn) first."
+            )
+        if type(training).__name__ == "bool_" and type(training).__module__ == "numpy":
+            training = bool(training)
+        if training is not True and training is not False:
+            raise TrainingValueError(
+                f"PinnedMode(training=...) received {describe(training)}. Expected a Python "
+                "bool: the mode is fixed when the model is built, not per call. Fix: "
+                "PinnedMode(layer, training=True) or training=False; for a mode chosen per call, "
+                "do not wrap the layer."
+            )
+        super().__init__(layer, **kwargs)
+        scope.ensure_hook()
+        # Not `self.training`: on the torch backend that is `torch.nn.Module.training`, which
+        # `fit` toggles with `train()`/`eval()`.
+        self._pinned = training
+        self._passes_training = bool(layer._call_has_training_arg)
+        self.supports_masking = bool(getattr(layer, "supports_masking", False))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # Keras writes the resolved mode of every call into the caller's shared call context and
+        # never restores it (FACTS F3); leave that context exactly as it was found.
+        if global_state.get_global_attribute("current_call_ctx") is None:
+            return super().__call__(*args, **kwargs)
+        with scope.preserve_keras_context():
+            return super().__call__(*args, **kwargs)
+
+    def call(self, inputs: Any, **kwargs: Any) -> Any:
+        kwargs.pop("training", None)
+        if self._passes_training:
+            kwargs["training"] = self._pinned
+        token = scope.push(self._pinned, None, self)
+        try:
+            return self.layer(inputs, **kwargs)
+        finally:
+            scope.pop(token)
+
+    @property
+    def pinned_training(self) -> bool:
+        """The mode the wrapped layer always runs in."""
+        return self._pinned
+
+    def build(self, input_shape: Any = None) -> None:
+        """Build the wrapped layer by tracing it on symbolic inputs of this shape."""
+        if self.layer.built or input_shape is None:
+            return
+        dtype = self.input_dtype
+        inputs = keras.tree.map_shape_structure(
+            lambda shape: keras.KerasTensor(shape, dtype=dtype), input_shape
+        )
+        compute_output_spec(self.call, inputs)
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        return self.layer.compute_output_shape(input_shape)
+
+    def compute_output_spec(self, inputs: Any, **kwargs: Any) -> Any:
+        kwargs.pop("training", None)
+        return self.layer.compute_output_spec(inputs, **kwargs)
+
+    def compute_mask(self, inputs: Any, previous_mask: Any = None) -> Any:
+        return self.layer.compute_mask(inputs, previous_mask)
+
+    def get_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = super().get_config()
+        config["training"] = self._pinned
+        return config
+
+    def __repr__(self) -> str:
+        return f"<PinnedMode name={self.name}, layer={self.layer.name}, training={self._pinned}>"

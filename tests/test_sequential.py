@@ -1,0 +1,464 @@
+"""TrainingSequential: equivalence with the seed's loop, modes, the stack API, errors, saving."""
+
+from __future__ import annotations
+
+import io
+import re
+from contextlib import redirect_stdout
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import pytest
+
+from tests.conftest import bn_stats, non_trainable_values, same_arrays
+from training_aware import TrainingSequential
+from training_aware.errors import (
+    InvalidChildError,
+    TrainingFlagError,
+    TrainingValueError,
+    UnserializableChildError,
+)
+
+
+def np_(x: Any) -> np.ndarray:
+    return np.asarray(keras.ops.convert_to_numpy(x))
+
+
+class ComplexModel(keras.Model):
+    """The seed article's Example 3, verbatim but for `keras` instead of `tf.keras`."""
+
+    def __init__(self, units: int = 64, num_layers: int = 3, rate: float = 0.2) -> None:
+        super().__init__()
+        self.layers_list = []
+        for _ in range(num_layers):
+            self.layers_list.append(keras.layers.Dense(units))
+            self.layers_list.append(keras.layers.BatchNormalization())
+            self.layers_list.append(keras.layers.Dropout(rate))
+
+    def call(self, inputs: Any, training: bool = False) -> Any:
+        x = inputs
+        for layer in self.layers_list:
+            if isinstance(layer, (keras.layers.BatchNormalization, keras.layers.Dropout)):
+                x = layer(x, training=training)  # Explicitly pass 'training' to these layers
+            else:
+                x = layer(x)
+        return x
+
+
+def same_stack(units: int = 8, num_layers: int = 3, rate: float = 0.2) -> TrainingSequential:
+    children: list[Any] = []
+    for _ in range(num_layers):
+        children += [
+            keras.layers.Dense(units),
+            keras.layers.BatchNormalization(),
+            keras.layers.Dropout(rate),
+        ]
+    return TrainingSequential(children)
+
+
+def twins(rate: float) -> tuple[ComplexModel, TrainingSequential]:
+    seed = ComplexModel(units=8, rate=rate)
+    ours = same_stack(units=8, rate=rate)
+    seed(X[:1])  # a subclassed model builds on its first call
+    ours.build((None, 5))
+    ours.set_weights(seed.get_weights())
+    return seed, ours
+
+
+class Probe(keras.layers.Layer):
+    """Records the `training` value each call receives."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.seen: list[Any] = []
+
+    def call(self, x: Any, training: Any = None) -> Any:
+        self.seen.append(training)
+        return x
+
+
+X = np.random.RandomState(0).normal(size=(6, 5)).astype("float32")
+Y = np.random.RandomState(1).normal(size=(6, 8)).astype("float32")
+
+
+# -- equivalence with the seed's ComplexModel ----------------------------------------------------
+
+
+@pytest.mark.backend
+def test_identical_to_seed_loop_in_inference() -> None:
+    seed, ours = twins(rate=0.2)
+    assert np.array_equal(np_(seed(X, training=False)), np_(ours(X, training=False)))
+    assert np.array_equal(np_(seed(X)), np_(ours(X)))  # both default to inference
+
+
+@pytest.mark.backend
+def test_identical_to_seed_loop_in_training_with_rate_zero() -> None:
+    seed, ours = twins(rate=0.0)
+    out_seed, out_ours = np_(seed(X, training=True)), np_(ours(X, training=True))
+    assert np.array_equal(out_seed, out_ours)
+    assert same_arrays(bn_stats(seed), bn_stats(ours))
+
+
+@pytest.mark.backend
+def test_identical_to_seed_loop_under_fit_with_rate_zero() -> None:
+    seed, ours = twins(rate=0.0)
+    for model in (seed, ours):
+        model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+        model.fit(X, Y, batch_size=3, epochs=2, shuffle=False, verbose=0)
+    assert same_arrays([np_(w) for w in seed.weights], [np_(w) for w in ours.weights])
+    assert np.array_equal(seed.predict(X, verbose=0), ours.predict(X, verbose=0))
+
+
+@pytest.mark.backend
+def test_batchnorm_statistics_change_in_training_and_not_in_inference() -> None:
+    _, ours = twins(rate=0.2)
+    before = bn_stats(ours)
+    ours(X, training=False)
+    ours(X)
+    ours.predict(X, verbose=0)
+    assert same_arrays(bn_stats(ours), before)
+    ours(X, training=True)
+    after = bn_stats(ours)
+    assert all(not np.array_equal(a, b) for a, b in zip(after[::2], before[::2], strict=True))
+
+
+@pytest.mark.backend
+def test_dropout_is_on_in_training_only() -> None:
+    model = TrainingSequential([keras.layers.Dropout(0.5)])
+    x = np.ones((64, 16), "float32")
+    on = np_(model(x, training=True))
+    assert set(np.unique(on)) == {0.0, 2.0}  # {0, x / (1 - rate)}
+    assert np.array_equal(np_(model(x)), x)
+    assert np.array_equal(np_(model(x, training=False)), x)
+
+
+# -- how the mode reaches every kind of child ----------------------------------------------------
+
+
+@pytest.mark.backend
+def test_every_kind_of_child_gets_the_resolved_mode() -> None:
+    probe_direct, probe_in_fn, probe_nested = Probe(), Probe(), Probe()
+    seen_by_fn: list[Any] = []
+
+    def with_training(x: Any, training: Any = None) -> Any:
+        seen_by_fn.append(training)
+        return x
+
+    class CallableObject:
+        def __init__(self) -> None:
+            self.seen: list[Any] = []
+
+        def __call__(self, x: Any, *, training: Any = None) -> Any:
+            self.seen.append(training)
+            return x
+
+    obj = CallableObject()
+    model = TrainingSequential(
+        [
+            probe_direct,
+            lambda x: probe_in_fn(x),  # no `training`: the pushed frame carries it
+            with_training,
+            obj,
+            TrainingSequential([probe_nested]),
+        ]
+    )
+    for mode, expected in ((True, True), (False, False), (None, False)):
+        for seen in (probe_direct.seen, probe_in_fn.seen, probe_nested.seen, seen_by_fn, obj.seen):
+            seen.clear()
+        model(X, training=mode)
+        for seen in (probe_direct.seen, probe_in_fn.seen, probe_nested.seen, seen_by_fn, obj.seen):
+            assert seen[-1] is expected, (mode, seen)
+
+
+def test_which_children_take_training_is_decided_once_at_add(monkeypatch: Any) -> None:
+    import training_aware.sequential as sequential_module
+
+    calls: list[Any] = []
+    real = sequential_module.accepts_training
+
+    def counting(obj: Any) -> bool:
+        calls.append(obj)
+        return real(obj)
+
+    monkeypatch.setattr(sequential_module, "accepts_training", counting)
+    model = TrainingSequential([lambda x, training=None: x, lambda x: x])
+    assert len(calls) == 2
+    added = len(calls)
+    for _ in range(3):
+        model(X, training=True)
+    assert len(calls) == added
+
+
+@pytest.mark.backend
+def test_fit_trains_and_predict_evaluate_infer() -> None:
+    probe = Probe()
+    model = TrainingSequential(
+        [keras.layers.Dense(8), keras.layers.BatchNormalization(), probe, keras.layers.Dropout(0.5)]
+    )
+    model.compile(optimizer="sgd", loss="mse")
+    model.build((None, 5))
+    before = bn_stats(model)
+    model.predict(X, verbose=0)
+    model.evaluate(X, Y, verbose=0)
+    assert same_arrays(bn_stats(model), before)
+    assert set(probe.seen) == {False}
+    probe.seen.clear()
+    model.fit(X, Y, epochs=1, batch_size=3, verbose=0)
+    assert True in probe.seen
+    assert not same_arrays(bn_stats(model), before)
+
+
+@pytest.mark.backend
+def test_inside_the_functional_api() -> None:
+    inner = TrainingSequential([keras.layers.Dense(8), keras.layers.BatchNormalization()])
+    inputs = keras.Input((5,))
+    model = keras.Model(inputs, keras.layers.Dense(8)(inner(inputs)))
+    model.compile(optimizer="sgd", loss="mse")
+    before = bn_stats(model)
+    model.predict(X, verbose=0)
+    assert same_arrays(bn_stats(model), before)
+    model.fit(X, Y, epochs=1, verbose=0)
+    assert not same_arrays(bn_stats(model), before)
+
+
+@pytest.mark.backend
+def test_inside_a_subclassed_model_an_explicit_mode_does_not_leak_to_siblings() -> None:
+    # The F3 pattern on a container: `self.seq(x, training=True)` then `self.bn(x)`.
+    class Outer(keras.Model):
+        def __init__(self, seq: keras.layers.Layer) -> None:
+            super().__init__()
+            self.seq = seq
+            self.bn = keras.layers.BatchNormalization()
+
+        def call(self, x: Any, training: Any = None) -> Any:
+            return self.bn(self.seq(x, training=True))
+
+    plain = Outer(keras.Sequential([keras.layers.Dropout(0.5)]))
+    ours = Outer(TrainingSequential([keras.layers.Dropout(0.5)]))
+    for model in (plain, ours):
+        model(X, training=False)  # build
+    plain_before, ours_before = bn_stats(plain), bn_stats(ours)
+    plain(X, training=False)
+    ours(X, training=False)
+    # Plain Keras: the explicit True leaked into the sibling BatchNorm, which trained.
+    assert not same_arrays(bn_stats(plain), plain_before)
+    assert same_arrays(bn_stats(ours), ours_before)
+
+
+# -- the stack API -------------------------------------------------------------------------------
+
+
+def test_stack_api_add_pop_len_index_iter_layers() -> None:
+    dense, bn = keras.layers.Dense(4), keras.layers.BatchNormalization()
+
+    def fn(x: Any) -> Any:
+        return keras.ops.relu(x)
+
+    model = TrainingSequential([dense])
+    model.add(fn)
+    model.add(bn)
+    assert len(model) == 3
+    assert model[0] is dense and model[1] is fn and model[-1] is bn
+    assert model[1:] == [fn, bn]
+    assert list(model) == [dense, fn, bn]
+    assert model.layers == [dense, bn]  # Keras layers only: a function has no weights
+    model.build((None, 5))
+    assert len(model.weights) == 2 + 4
+    assert model.pop() is bn
+    assert len(model) == 2 and len(model.weights) == 2
+    assert np_(model(X)).shape == (6, 4)
+    assert bool(TrainingSequential())  # an empty model is still truthy
+    with pytest.raises(AttributeError, match="read-only"):
+        model.layers = []
+    with pytest.raises(IndexError, match="no children to pop"):
+        TrainingSequential().pop()
+
+
+def test_keras_input_first_builds_like_sequential_and_summary_lists_layers() -> None:
+    model = TrainingSequential([keras.Input((5,)), keras.layers.Dense(3, name="d")])
+    plain = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3)])
+    assert model.built and len(model) == 1 and len(model.layers) == 1
+    assert len(model.weights) == len(plain.weights) == 2
+    model.add(keras.layers.BatchNormalization(name="bn"))
+    assert len(model.weights) == 6  # rebuilt on add, like keras.Sequential
+    out = io.StringIO()
+    with redirect_stdout(out):
+        model.summary()
+    text = out.getvalue()
+    assert "d (Dense)" in text and "(None, 3)" in text and "Total params: 30" in text
+    with pytest.raises(ValueError, match="can only come first"):
+        model.add(keras.Input((5,)))
+
+
+def test_build_without_children_and_duplicate_names_fail_clearly() -> None:
+    with pytest.raises(ValueError, match="has no children"):
+        TrainingSequential().build((None, 3))
+    with pytest.raises(ValueError, match="already the name of another child"):
+        TrainingSequential([keras.layers.Dense(2, name="a"), keras.layers.Dense(2, name="a")])
+
+
+# -- errors --------------------------------------------------------------------------------------
+
+
+def test_non_callable_child_is_a_type_error_naming_index_type_and_value() -> None:
+    with pytest.raises(InvalidChildError, match=r"child 1 is 42 \(of type builtins.int\)") as e:
+        TrainingSequential([keras.layers.Dense(2), 42])
+    assert isinstance(e.value, TypeError) and isinstance(e.value, TrainingFlagError)
+    with pytest.raises(InvalidChildError, match=r"child 0 is the class Dense.*Fix: instantiate"):
+        TrainingSequential([keras.layers.Dense])
+    model = TrainingSequential()
+    with pytest.raises(TypeError, match=r"child 0 is 'relu'"):
+        model.add("relu")
+    assert len(model) == 0
+
+
+@pytest.mark.backend
+def test_bad_training_value_is_rejected_and_changes_nothing() -> None:
+    _, ours = twins(rate=0.5)
+    before = non_trainable_values(ours)
+    with pytest.raises(TrainingValueError, match=r"received training='yes' \(of type builtins.str"):
+        ours(X, training="yes")
+    assert same_arrays(non_trainable_values(ours), before)
+
+
+def test_failed_add_leaves_the_stack_unchanged() -> None:
+    def untraceable(x: Any) -> Any:
+        raise RuntimeError("cannot trace")
+
+    model = TrainingSequential([keras.Input((5,)), keras.layers.Dense(4)])
+    with pytest.raises(RuntimeError, match="cannot trace"):
+        model.add(untraceable)  # the input shape is known: `add` rebuilds, like Sequential
+    assert len(model) == 1 and np_(model(X)).shape == (6, 4)
+
+
+@pytest.mark.backend
+def test_failed_training_call_restores_statistics_and_seed_state() -> None:
+    def fails_on_real_data(x: Any) -> Any:
+        if x.shape[0] == 6:  # symbolic traces (batch None) pass; the eager call fails
+            raise RuntimeError("boom")
+        return x
+
+    model = TrainingSequential(
+        [
+            keras.layers.Dense(4),
+            keras.layers.BatchNormalization(),
+            keras.layers.Dropout(0.5),
+            fails_on_real_data,
+        ]
+    )
+    model.build((None, 5))
+    before = non_trainable_values(model)  # BatchNorm statistics and the Dropout seed state
+    weights = [np_(w) for w in model.trainable_weights]
+    with pytest.raises(RuntimeError, match="boom"):
+        model(X, training=True)
+    assert same_arrays(non_trainable_values(model), before)
+    assert same_arrays([np_(w) for w in model.trainable_weights], weights)
+    model(X[:4], training=True)  # the same call that succeeds does change them
+    assert not same_arrays(non_trainable_values(model), before)
+
+
+# -- serialization -------------------------------------------------------------------------------
+
+
+@pytest.mark.backend
+def test_keras_round_trip_reproduces_inference_exactly(tmp_path: Path) -> None:
+    _, ours = twins(rate=0.2)
+    ours.compile(optimizer="adam", loss="mse")
+    ours.fit(X, Y, batch_size=3, verbose=0)  # trained weights, non-trivial statistics
+    path = tmp_path / "m.keras"
+    ours.save(path)
+    loaded = keras.models.load_model(path)  # plain Keras, no custom_objects
+    assert type(loaded) is TrainingSequential
+    assert np.array_equal(np_(loaded(X)), np_(ours(X)))
+    assert np.array_equal(loaded.predict(X, verbose=0), ours.predict(X, verbose=0))
+    assert [type(c).__name__ for c in loaded] == [type(c).__name__ for c in ours]
+
+
+def test_plain_callable_child_cannot_be_saved_and_the_error_says_how_to_fix(
+    tmp_path: Path,
+) -> None:
+    model = TrainingSequential([keras.layers.Dense(2), lambda x: x * 2])
+    model.build((None, 3))
+    with pytest.raises(
+        UnserializableChildError,
+        match=r"child 1 is the plain callable <function .*<lambda>.*keras\.layers\.Lambda",
+    ):
+        model.save(tmp_path / "m.keras")
+    wrapped = TrainingSequential([keras.layers.Dense(2), keras.layers.Lambda(lambda x: x * 2)])
+    wrapped.build((None, 3))
+    wrapped.save(tmp_path / "ok.keras")  # the fix works (loading it needs safe_mode=False)
+    assert (tmp_path / "ok.keras").exists()
+
+
+@keras.saving.register_keras_serializable(package="tests_sequential")
+class ScaledStack(TrainingSequential):
+    """Case A: extra constructor arguments next to `layers`."""
+
+    def __init__(
+        self, layers: Any = None, scale: float = 1.0, tags: Any = None, name: Any = None
+    ) -> None:
+        super().__init__(layers, name=name)
+        self.scale = scale
+        self.tags = tags
+
+
+@keras.saving.register_keras_serializable(package="tests_sequential")
+class PlainScaledStack(keras.Sequential):
+    def __init__(self, layers: Any = None, scale: float = 1.0, name: Any = None) -> None:
+        super().__init__(layers, name=name)
+        self.scale = scale
+
+
+@keras.saving.register_keras_serializable(package="tests_sequential")
+class Mlp(TrainingSequential):
+    """Case B: builds its own children from its arguments."""
+
+    def __init__(self, units: int = 3, depth: int = 1, **kwargs: Any) -> None:
+        super().__init__([keras.layers.Dense(units) for _ in range(depth)], **kwargs)
+        self.units = units
+
+
+def test_subclass_extra_constructor_arguments_round_trip_f14(tmp_path: Path) -> None:
+    plain = PlainScaledStack([keras.layers.Dense(2)], scale=7.0)
+    plain.build((None, 3))
+    plain.save(tmp_path / "plain.keras")
+    # Plain Keras (FACTS F14): the Sequential subclass reloads with the default scale.
+    assert keras.models.load_model(tmp_path / "plain.keras").scale == 1.0
+
+    ours = ScaledStack([keras.layers.Dense(2)], scale=7.0, tags={"k": [1, 2]})
+    ours.build((None, 3))
+    ours.save(tmp_path / "ours.keras")
+    loaded = keras.models.load_model(tmp_path / "ours.keras")
+    assert type(loaded) is ScaledStack
+    assert loaded.scale == 7.0 and loaded.tags == {"k": [1, 2]}
+    assert np.array_equal(np_(loaded(X[:, :3])), np_(ours(X[:, :3])))
+
+
+def test_subclass_that_builds_its_own_children_round_trips(tmp_path: Path) -> None:
+    model = Mlp(units=5, depth=2)
+    model.add(keras.layers.BatchNormalization())  # added after construction: replayed
+    model.build((None, 3))
+    model(X[:, :3], training=True)
+    config = model.get_config()
+    assert config["units"] == 5 and config["depth"] == 2
+    clone = Mlp.from_config(config)
+    assert clone.units == 5 and [type(c).__name__ for c in clone] == ["Dense"] * 2 + [
+        "BatchNormalization"
+    ]
+    model.save(tmp_path / "mlp.keras")
+    loaded = keras.models.load_model(tmp_path / "mlp.keras")
+    assert np.array_equal(np_(loaded(X[:, :3])), np_(model(X[:, :3])))
+
+    model.pop()
+    model.pop()
+    model.add(keras.layers.Dropout(0.1))
+    with pytest.raises(ValueError, match=r"constructor made the children \['Dense', 'Dense'\]"):
+        Mlp.from_config(model.get_config())
+
+
+def test_unserializable_constructor_argument_is_named() -> None:
+    model = ScaledStack([keras.layers.Dense(2)], tags=object())
+    with pytest.raises(UnserializableChildError, match=re.escape("ScaledStack(tags=...)")):
+        model.get_config()
