@@ -26,7 +26,11 @@ from typing import Any, TypeVar, overload
 import keras
 
 from training_aware import _training_table, scope
-from training_aware.errors import DroppedTrainingFlagError, MissingTrainingArgumentError
+from training_aware.errors import (
+    DroppedTrainingFlagError,
+    MissingTrainingArgumentError,
+    TrainingTypeError,
+)
 from training_aware.signature import accepts_training
 
 __all__ = ["DroppedTrainingFlagWarning", "depends_on_training", "forwards_training"]
@@ -88,8 +92,12 @@ def _user_frame(frame: FrameType | None) -> FrameType | None:
 
 
 def _attribute_name(parent: Any, child: Any) -> str:
-    """`batch_norm` or `layers_list[3]` for `child` as an attribute of `parent`; else its name."""
-    for name, value in vars(parent).items():
+    """`batch_norm` or `layers_list[3]` for `child` as an attribute of `parent`; else its name.
+
+    Public attributes first: Keras also keeps every sublayer in the private `_layers` list.
+    """
+    items = sorted(vars(parent).items(), key=lambda item: item[0].startswith("_"))
+    for name, value in items:
         if value is child:
             return name
         if isinstance(value, list | tuple):
@@ -130,7 +138,7 @@ def describe_drop(parent: Any, child: Any, frame: FrameType | None, *, declared:
         line = linecache.getline(site.f_code.co_filename, site.f_lineno)
         if line.strip():
             fix = _suggest(line, attribute)
-    cls = type(parent).__qualname__
+    cls = type(parent).__name__
     head = (
         f"{cls}.call calls self.{attribute} ({type(child).__name__}, whose behaviour depends on "
         f"`training`) without passing `training`, at {where}. It then runs in whatever mode "
@@ -159,9 +167,9 @@ def make_inspector(parent: Any, check: str, *, declared: bool) -> scope.Inspecto
             raise DroppedTrainingFlagError(message)
         site = _user_frame(frame)
         key = (
-            (site.f_code.co_filename, site.f_lineno, type(parent).__qualname__)
+            (site.f_code.co_filename, site.f_lineno, type(parent).__name__)
             if site is not None
-            else ("?", 0, type(parent).__qualname__)
+            else ("?", 0, type(parent).__name__)
         )
         if key not in _warned_sites:
             _warned_sites.add(key)
@@ -192,9 +200,9 @@ def _wrap(call: Callable[..., Any], owner: str, always: bool) -> Callable[..., A
         if not always and self in _checked:
             return call(self, *args, **kwargs)
         if not isinstance(self, keras.layers.Layer):
-            raise TypeError(
+            raise TrainingTypeError(
                 f"@forwards_training decorates {owner}, but it was called on "
-                f"{type(self).__qualname__}, which is not a keras.layers.Layer."
+                f"{type(self).__name__}, which is not a keras.layers.Layer."
             )
         mode = scope._STACK.get()[-1].mode if scope._STACK.get() else scope.NO_MODE
         with scope.frame(mode, inspector=make_inspector(self, "error", declared=True), owner=self):
@@ -242,18 +250,19 @@ def forwards_training(obj: Any = None, *, always: bool = False) -> Any:
         return functools.partial(forwards_training, always=always)
     if isinstance(obj, type):
         if not issubclass(obj, keras.layers.Layer):
-            raise TypeError(
+            raise TrainingTypeError(
                 f"@forwards_training decorates keras.layers.Layer / keras.Model subclasses or their "
-                f"`call`; got the class {obj.__qualname__}. Fix: decorate a Layer subclass."
+                f"`call`; got the class {obj.__name__}. Fix: decorate a Layer subclass."
             )
         call = _call_owner(obj).__dict__["call"]
         if getattr(call, "__training_aware_checked__", False):
             return obj
-        obj.call = _wrap(call, obj.__qualname__, always)  # type: ignore[attr-defined]
+        obj.call = _wrap(call, obj.__name__, always)  # type: ignore[attr-defined]
         return obj
     if inspect.isfunction(obj) and obj.__name__ == "call":
-        return _wrap(obj, obj.__qualname__.rsplit(".", 1)[0], always)
-    raise TypeError(
+        owner = obj.__qualname__.rsplit(".", 2)[-2] if "." in obj.__qualname__ else "call"
+        return _wrap(obj, owner, always)
+    raise TrainingTypeError(
         "@forwards_training decorates a keras.layers.Layer / keras.Model subclass or its `call` "
         f"method; got {obj!r}. Fix: put it on the class statement or on `def call`."
     )

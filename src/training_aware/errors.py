@@ -11,19 +11,28 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "AuditError",
     "DroppedTrainingFlagError",
     "InvalidChildError",
     "MissingTrainingArgumentError",
     "ModeMismatchError",
+    "NoDropoutLayerError",
     "TrainingConfigError",
     "TrainingFlagError",
+    "TrainingTypeError",
     "TrainingValueError",
+    "UnmatchedRuleError",
     "UnserializableChildError",
 ]
 
 
 class TrainingFlagError(Exception):
     """Base class of every error raised by `training_aware`."""
+
+    # Keras re-raises an exception escaping a layer's `call` as a new one wrapped in "Exception
+    # encountered when calling ..." plus the argument list, unless this attribute is present. Our
+    # messages already say where and what to do: let them through as written.
+    _keras_call_info_injected = True
 
 
 class MissingTrainingArgumentError(TrainingFlagError, TypeError):
@@ -62,6 +71,18 @@ class UnserializableChildError(TrainingFlagError, TypeError):
     """
 
 
+class UnmatchedRuleError(TrainingFlagError, ValueError):
+    """An `override_modes` rule matches no layer of the model (a typo must not pass silently)."""
+
+
+class NoDropoutLayerError(TrainingFlagError, ValueError):
+    """`mc_predict` found no dropout-like layer: every Monte Carlo sample would be equal."""
+
+
+class AuditError(TrainingFlagError, RuntimeError):
+    """`audit` could not run an entry point of the model (the model is left as it was)."""
+
+
 def describe(value: Any) -> str:
     """A short, safe description of a value for error messages: its repr and its type."""
     try:
@@ -71,6 +92,10 @@ def describe(value: Any) -> str:
     if len(text) > 120:
         text = text[:117] + "..."
     return f"{text} (of type {type(value).__module__}.{type(value).__qualname__})"
+
+
+class TrainingTypeError(TrainingFlagError, TypeError):
+    """An argument has the wrong type: a non-layer where a layer is required, and the like."""
 
 
 class TrainingConfigError(TrainingFlagError, ValueError):

@@ -85,7 +85,7 @@ def _signature_with_training(call: Callable[..., Any]) -> tuple[inspect.Signatur
         if kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY):
             return signature, True
         raise TrainingConfigError(
-            f"{call.__qualname__} declares `training` as a positional-only parameter; Keras passes "
+            f"{cls.__name__}.call declares `training` as a positional-only parameter; Keras passes "
             "it by keyword. Fix: make it `training=None` (positional-or-keyword or keyword-only)."
         )
     new = inspect.Parameter("training", inspect.Parameter.KEYWORD_ONLY, default=None)
@@ -110,7 +110,7 @@ def wrap_call(cls: type, call: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap a subclass's `call` so that it declares, resolves and propagates `training`."""
     signature, declared = _signature_with_training(call)
     index = _training_index(signature) if declared else None
-    where = f"{cls.__qualname__}.call()"
+    where = f"{cls.__name__}.call()"
 
     @functools.wraps(call)
     def call_with_resolved_mode(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -126,14 +126,19 @@ def wrap_call(cls: type, call: Callable[..., Any]) -> Callable[..., Any]:
             kwargs["training"] = mode
         scope.ensure_hook()
         outermost = not scope._STACK.get()
-        token = scope.push(mode, _inspector_for(self), self)
+        inspector = _inspector_for(self)
+        token = scope.push(mode, inspector, self)
         try:
             if outermost:
                 with scope.preserve_keras_context():
-                    return call(self, *args, **kwargs)
-            return call(self, *args, **kwargs)
+                    result = call(self, *args, **kwargs)
+            else:
+                result = call(self, *args, **kwargs)
         finally:
             scope.pop(token)
+        if inspector is not None:
+            _inspected.add(self)  # inspected once, after a call that passed
+        return result
 
     call_with_resolved_mode.__signature__ = signature  # type: ignore[attr-defined]
     call_with_resolved_mode.__training_aware_wrapped__ = call  # type: ignore[attr-defined]
@@ -144,7 +149,6 @@ def _inspector_for(layer: Any) -> scope.Inspector | None:
     check = _class_check(type(layer))
     if check == "fix" or layer in _inspected:
         return None
-    _inspected.add(layer)
     return make_inspector(layer, check, declared=layer._call_has_training_arg)
 
 
@@ -179,7 +183,7 @@ class _TrainingAwareMixin:
     def __init_subclass__(cls, training_check: TrainingCheck | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if training_check is not None:
-            cls._training_check = _validate_check(training_check, f"class {cls.__qualname__}")
+            cls._training_check = _validate_check(training_check, f"class {cls.__name__}")
         else:
             cls._training_check = None
         call = _user_call(cls)
