@@ -1,5 +1,6 @@
 import tensorflow as tf
 
+
 class ComplexModel(tf.keras.Model):
     def __init__(self, units=64, num_layers=3):
         super().__init__()
@@ -12,8 +13,10 @@ class ComplexModel(tf.keras.Model):
     def call(self, inputs, training=False):
         x = inputs
         for layer in self.layers_list:
-            if isinstance(layer, tf.keras.layers.BatchNormalization) or isinstance(layer, tf.keras.layers.Dropout):
-                x = layer(x, training=training) # Explicitly pass 'training' to these layers
+            if isinstance(layer, tf.keras.layers.BatchNormalization) or isinstance(  # noqa: SIM101
+                layer, tf.keras.layers.Dropout
+            ):
+                x = layer(x, training=training)  # Explicitly pass 'training' to these layers
             else:
                 x = layer(x)
         return x
@@ -26,5 +29,11 @@ _ = model(x, training=True)
 output_training = model(x, training=True)
 _ = model(x, training=False)
 output_inference = model(x, training=False)
-print("Output training using call method with explicit 'training' argument in a complex model: ", output_training)
-print("Output inference using call method with explicit 'training' argument in a complex model: ", output_inference)
+print(
+    "Output training using call method with explicit 'training' argument in a complex model: ",
+    output_training,
+)
+print(
+    "Output inference using call method with explicit 'training' argument in a complex model: ",
+    output_inference,
+)

@@ -38,8 +38,9 @@ def literal_training(call: ast.Call) -> bool | None:
     """The value of a literal `training=True`/`False` keyword, else None."""
     for kw in call.keywords:
         if kw.arg == "training" and isinstance(kw.value, ast.Constant):
-            if isinstance(kw.value.value, bool):
-                return kw.value.value
+            value = kw.value.value
+            if isinstance(value, bool):
+                return value
     return None
 
 
@@ -72,6 +73,7 @@ class CallBodyChecker:
         self.report = report
         params = {a.arg for a in (*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs)}
         self.has_training = "training" in params
+        self.fallback = 0
 
     def run(self) -> None:
         """Check the whole body."""
@@ -103,7 +105,14 @@ class CallBodyChecker:
         elif isinstance(stmt, ast.Try):
             self.block(stmt.body, env)
             for handler in stmt.handlers:
-                self.block(handler.body, env)
+                if _catches_type_error(handler):
+                    # `try: layer(x, training=t) except TypeError: layer(x)`: the fallback
+                    # runs only for a callee that rejects `training`.
+                    self.fallback += 1
+                    self.block(handler.body, env)
+                    self.fallback -= 1
+                else:
+                    self.block(handler.body, env)
             self.block(stmt.orelse, env)
             self.block(stmt.finalbody, env)
         elif isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
@@ -166,10 +175,13 @@ class CallBodyChecker:
             return
         if not self.has_training:
             path = self.typer.imports.resolve(func) if isinstance(func, ast.Attribute) else None
-            if path is not None and path.rsplit(".", 1)[-1] in _DROPOUT_OPS:
-                if path.startswith(("tensorflow.", "keras.")):
-                    self.report(call, "TA001", rules.ta001_op(self.cls, describe(func)))
-                    return
+            if (
+                path is not None
+                and path.rsplit(".", 1)[-1] in _DROPOUT_OPS
+                and path.startswith(("tensorflow.", "keras."))
+            ):
+                self.report(call, "TA001", rules.ta001_op(self.cls, describe(func)))
+                return
         ty = self.typer.type_of(func, env)
         user = ty.user()
         value = literal_training(call)
@@ -179,7 +191,7 @@ class CallBodyChecker:
             if user is not None or unknown_attr:
                 self.report(call, "TA004", rules.ta004(f"`{self.cls}.call`", describe(func), value))
             return
-        if user is None or passes_training(call):
+        if user is None or passes_training(call) or self.fallback:
             return
         if self.has_training:
             self.report(call, "TA002", rules.ta002(self.cls, describe(func), user))
@@ -207,7 +219,9 @@ class CallBodyChecker:
         yes, no = env, env
         negate = isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not)
         core = test.operand if isinstance(test, ast.UnaryOp) and negate else test
-        checks = core.values if isinstance(core, ast.BoolOp) and isinstance(core.op, ast.Or) else [core]
+        checks = (
+            core.values if isinstance(core, ast.BoolOp) and isinstance(core.op, ast.Or) else [core]
+        )
         key, names = None, set()
         for check in checks:
             found = self.isinstance_check(check)
@@ -290,3 +304,8 @@ def _harmless_mention(test: ast.expr, node: ast.expr) -> bool:
         and all(isinstance(op, ast.Is | ast.IsNot) for op in test.ops)
         and all(isinstance(c, ast.Constant) and c.value is None for c in test.comparators)
     )
+
+
+def _catches_type_error(handler: ast.ExceptHandler) -> bool:
+    types = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+    return any(isinstance(t, ast.Name) and t.id == "TypeError" for t in types)

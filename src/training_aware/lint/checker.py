@@ -13,7 +13,7 @@ from io import BytesIO
 
 from training_aware._training_table import IGNORES_TRAINING, USES_TRAINING
 from training_aware.lint import module_rules, rules
-from training_aware.lint.callbody import CallBodyChecker
+from training_aware.lint.callbody import CallBodyChecker, passes_training
 from training_aware.lint.imports import collect_imports, keras_layer_name
 from training_aware.lint.layertypes import Kind, Typer, find_method, training_default
 from training_aware.lint.noqa import suppressed
@@ -69,7 +69,7 @@ def _check_class(cls: ast.ClassDef, typer: Typer, report: module_rules.Report) -
     layer_like = typer.is_layer_like(cls.name) if typer.classes.get(cls.name) is cls else False
     if layer_like:
         dunder = find_method(cls, "__call__")
-        if dunder is not None:
+        if dunder is not None and not _delegates_call(dunder):
             report(dunder, "TA008", rules.ta008(cls.name))
     call = find_method(cls, "call")
     if call is None:
@@ -82,6 +82,27 @@ def _check_class(cls: ast.ClassDef, typer: Typer, report: module_rules.Report) -
     attrs = collect_attributes(cls, typer)
     checker = CallBodyChecker(cls.name, call, attrs, typer, _super_kind(cls, typer), report)
     checker.run()
+
+
+def _delegates_call(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Does an overridden `__call__` accept `training` (or `**kwargs`) and hand it to
+    `super().__call__`? Then Keras still resolves `training`, and TA008 stays quiet."""
+    params = {a.arg for a in (*func.args.args, *func.args.kwonlyargs)}
+    if func.args.kwarg is None and "training" not in params:
+        return False
+    for stmt in func.body:
+        for node in ast.walk(stmt):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "__call__"
+                and isinstance(node.func.value, ast.Call)
+                and isinstance(node.func.value.func, ast.Name)
+                and node.func.value.func.id == "super"
+                and passes_training(node)
+            ):
+                return True
+    return False
 
 
 def _super_kind(cls: ast.ClassDef, typer: Typer) -> tuple[str, Kind]:
@@ -123,8 +144,14 @@ def lint_source(source: str | bytes, path: str = "<string>") -> list[Finding]:
         try:
             source = decode(source)
         except UnicodeDecodeError as exc:
-            return [_ta000(path, 1, f"cannot decode: {exc.reason} at byte {exc.start} "
-                           f"({exc.encoding}); save the file as UTF-8 or declare its encoding")]
+            return [
+                _ta000(
+                    path,
+                    1,
+                    f"cannot decode: {exc.reason} at byte {exc.start} "
+                    f"({exc.encoding}); save the file as UTF-8 or declare its encoding",
+                )
+            ]
         except SyntaxError as exc:
             return [_ta000(path, exc.lineno or 1, f"cannot decode: {exc.msg}")]
     try:
@@ -132,8 +159,15 @@ def lint_source(source: str | bytes, path: str = "<string>") -> list[Finding]:
     except SyntaxError as exc:
         line = exc.lineno or 1
         col = exc.offset or 1
-        return [Finding(path, line, max(col, 1), "TA000", f"syntax error: {exc.msg}; the file "
-                        f"was not checked (fix the syntax, then re-run)")]
+        return [
+            Finding(
+                path,
+                line,
+                max(col, 1),
+                "TA000",
+                f"syntax error: {exc.msg}; the file was not checked (fix the syntax, then re-run)",
+            )
+        ]
     except (ValueError, RecursionError, MemoryError) as exc:
         return [_ta000(path, 1, f"cannot parse ({type(exc).__name__}: {exc}); not checked")]
     try:

@@ -84,8 +84,7 @@ def _toml_loads(text: str, where: str) -> dict[str, Any]:
             toml = importlib.import_module("tomli")
         except ModuleNotFoundError:
             raise ConfigError(
-                f"{where}: reading pyproject.toml on Python 3.10 needs tomli "
-                f"(pip install tomli)"
+                f"{where}: reading pyproject.toml on Python 3.10 needs tomli (pip install tomli)"
             ) from None
     try:
         data: dict[str, Any] = toml.loads(text)

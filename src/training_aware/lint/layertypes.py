@@ -1,10 +1,10 @@
 """Static types for "a sublayer that accepts `training`", without importing anything.
 
 A value's type is the set of classes it may hold, each with a `Kind`: does its `call` use
-`training` (`USES`), declare and ignore it (`IGNORES`, like `Dense`), not declare it (`NOTRAIN`), or is
-it a model whose contents are unknown (`MODEL`)? Containers (lists, tuples, dicts) carry the type of
-their elements. Anything the checker cannot see through is `UNKNOWN`, and rules never report on
-an unknown type: precision beats recall.
+`training` (`USES`), declare and ignore it (`IGNORES`, like `Dense`), not declare it
+(`NOTRAIN`), or is it a model whose contents are unknown (`MODEL`)? Containers (lists, tuples,
+dicts) carry the type of their elements. Anything the checker cannot see through is
+`UNKNOWN`, and rules never report on an unknown type: precision beats recall.
 
 The Keras layers come from `training_aware._training_table`, generated from the installed Keras.
 """
@@ -54,7 +54,7 @@ class Ty:
         return None
 
     def is_model(self) -> bool:
-        """True if some class in the set certainly accepts `training` (a layer that uses it, a model)."""
+        """True if some class in the set certainly takes `training` (a layer using it, a model)."""
         return any(kind in (Kind.USES, Kind.MODEL) for _, kind in self.items)
 
     def without(self, names: frozenset[str]) -> Ty:
@@ -96,7 +96,9 @@ _OPAQUE |= frozenset({"StackedRNNCells"})
 
 
 def _is_zero(node: ast.expr) -> bool:
-    return isinstance(node, ast.Constant) and node.value in (0, 0.0, None) and node.value is not True
+    if not isinstance(node, ast.Constant) or isinstance(node.value, bool):
+        return False
+    return node.value in (0, 0.0, None)
 
 
 def keras_kind(name: str, call: ast.Call, typer: Typer) -> Kind:
@@ -147,7 +149,7 @@ def call_params(func: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.arg]:
     return [*args.posonlyargs, *args.args, *args.kwonlyargs]
 
 
-def training_default(func: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.expr | None | bool:
+def training_default(func: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.expr | bool | None:
     """False if `func` has no `training` parameter, else its default (None when it has none)."""
     args = func.args
     positional = [*args.posonlyargs, *args.args]

@@ -43,11 +43,15 @@ def check_learning_phase(tree: ast.Module, source: str, typer: Typer, report: Re
         if isinstance(node, ast.Attribute) and node.attr in _LEARNING_PHASE:
             if typer.imports.resolve(node.value) in BACKEND_MODULES:
                 report(node, "TA007", rules.ta007(describe(node)))
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            if normalise(node.module) in BACKEND_MODULES:
-                for alias in node.names:
-                    if alias.name in _LEARNING_PHASE:
-                        report(node, "TA007", rules.ta007(f"{node.module}.{alias.name}"))
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.level == 0
+            and normalise(node.module) in BACKEND_MODULES
+        ):
+            for alias in node.names:
+                if alias.name in _LEARNING_PHASE:
+                    report(node, "TA007", rules.ta007(f"{node.module}.{alias.name}"))
 
 
 def check_gradients(tree: ast.Module, source: str, typer: Typer, report: Report) -> None:
@@ -111,7 +115,9 @@ def _check_region(body: list[ast.stmt], env: dict[str, Ty], label: str, report: 
                 report(node, "TA006", rules.ta006(label, key))
 
 
-def _functions(body: list[ast.stmt], owner: ast.ClassDef | None) -> Iterator[tuple[Func, ast.ClassDef | None]]:
+def _functions(
+    body: list[ast.stmt], owner: ast.ClassDef | None
+) -> Iterator[tuple[Func, ast.ClassDef | None]]:
     """Every function and method, with its class (nested functions keep the enclosing class)."""
     for node in body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
@@ -126,7 +132,9 @@ def _functions(body: list[ast.stmt], owner: ast.ClassDef | None) -> Iterator[tup
                 yield from _functions(handler.body, owner)
 
 
-def _tape_bodies(body: list[ast.stmt], typer: Typer, top_level: bool = False) -> Iterator[list[ast.stmt]]:
+def _tape_bodies(
+    body: list[ast.stmt], typer: Typer, top_level: bool = False
+) -> Iterator[list[ast.stmt]]:
     """Bodies of `with ...GradientTape(...)` blocks, not descending into nested functions."""
     for node in body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
@@ -135,7 +143,11 @@ def _tape_bodies(body: list[ast.stmt], typer: Typer, top_level: bool = False) ->
             for item in node.items:
                 ctx = item.context_expr
                 func = ctx.func if isinstance(ctx, ast.Call) else ctx
-                path = typer.imports.resolve(func) if isinstance(func, ast.Name | ast.Attribute) else None
+                path = (
+                    typer.imports.resolve(func)
+                    if isinstance(func, ast.Name | ast.Attribute)
+                    else None
+                )
                 if path is not None and path.endswith("GradientTape"):
                     yield node.body
                     break
@@ -164,7 +176,9 @@ def _jax_grad_targets(tree: ast.Module, typer: Typer) -> set[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Name):
             func = node.func
-            path = typer.imports.resolve(func) if isinstance(func, ast.Name | ast.Attribute) else None
+            path = (
+                typer.imports.resolve(func) if isinstance(func, ast.Name | ast.Attribute) else None
+            )
             if path in ("jax.grad", "jax.value_and_grad"):
                 targets.add(node.args[0].id)
     return targets

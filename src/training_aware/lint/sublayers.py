@@ -105,7 +105,9 @@ def _scan_adder(call: ast.Call, env: dict[str, Ty], attrs: dict[str, Ty], typer:
     _add_elems(key, elems, env, attrs)
 
 
-def bind_loop_target(target: ast.expr, iterable: ast.expr, env: dict[str, Ty], typer: Typer) -> None:
+def bind_loop_target(
+    target: ast.expr, iterable: ast.expr, env: dict[str, Ty], typer: Typer
+) -> None:
     """Give the loop variable(s) of `for target in iterable` their types in `env`.
 
     Understood: `for layer in xs`, `for i, layer in enumerate(xs)`, `for k, v in d.items()`,

@@ -1,0 +1,17 @@
+import keras
+import tensorflow as tf
+from keras import layers
+
+
+class Block(keras.layers.Layer):
+    def __init__(self):
+        super().__init__()
+        self.norm = layers.BatchNormalization()
+
+    def call(self, x):
+        return self.norm(x)
+
+
+class NoisyBlock(layers.Layer):
+    def call(self, x):
+        return tf.nn.dropout(x, rate=0.1)
