@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 import keras
+import numpy as np
 from keras.src.backend import compute_output_spec
 from keras.src.backend.common import global_state
 
@@ -69,7 +70,7 @@ class PinnedMode(keras.layers.Wrapper):  # type: ignore[misc]
                 "PinnedMode(keras.layers.Dropout(0.2), training=True); for a plain function, "
                 "use keras.layers.Lambda(fn) first."
             )
-        if type(training).__name__ == "bool_" and type(training).__module__ == "numpy":
+        if isinstance(training, np.bool_):
             training = bool(training)
         if training is not True and training is not False:
             raise TrainingValueError(
@@ -135,4 +136,6 @@ class PinnedMode(keras.layers.Wrapper):  # type: ignore[misc]
         return config
 
     def __repr__(self) -> str:
+        if "_pinned" not in vars(self):  # not initialised (an error in __init__)
+            return "<PinnedMode (uninitialised)>"
         return f"<PinnedMode name={self.name}, layer={self.layer.name}, training={self._pinned}>"
