@@ -113,7 +113,7 @@ def _attribute_name(parent: Any, child: Any) -> str:
 
 def _suggest(line: str, attribute: str) -> str:
     """The source line with `training=training` added to the call of `attribute`."""
-    stripped = line.strip()
+    stripped = line.split("  #", 1)[0].strip()
     base = attribute.split("[", 1)[0]
     match = re.search(rf"\b{re.escape(base)}\b[^(]*\(", stripped)
     if match is None:
