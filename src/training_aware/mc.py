@@ -1,0 +1,191 @@
+"""Monte Carlo dropout that leaves BatchNorm alone: `mc_predict` (fixes FACTS F5).
+
+The usual recipe, `model(x, training=True)` repeated, also puts BatchNormalization in training mode
+and changes its moving statistics on every sample (F5); hard-coding `Dropout(...)(x, training=True)`
+is ignored by `predict()` (F4). `mc_predict` forces dropout-like layers into training mode and
+everything else into inference mode with `override_modes`, runs the real `predict` `samples`
+times, and restores the model's non-trainable state bit-identically afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Literal
+
+import numpy as np
+
+from training_aware._walk import walk
+from training_aware.errors import NoDropoutLayerError, TrainingValueError, describe
+
+__all__ = ["DROPOUT_LIKE", "mc_predict"]
+
+# Public keras.layers names treated as dropout-like (subclasses included).
+DROPOUT_LIKE: tuple[str, ...] = (
+    "AlphaDropout",
+    "Dropout",
+    "GaussianDropout",
+    "GaussianNoise",
+    "SpatialDropout1D",
+    "SpatialDropout2D",
+    "SpatialDropout3D",
+)
+
+
+def _dropout_classes(extra: Iterable[type]) -> tuple[type, ...]:
+    import keras
+
+    found = [getattr(keras.layers, name) for name in DROPOUT_LIKE if hasattr(keras.layers, name)]
+    return (*found, *extra)
+
+
+def _snapshot(variables: list[Any]) -> list[np.ndarray]:
+    return [np.array(v.numpy(), copy=True) for v in variables]
+
+
+def _restore(variables: list[Any], values: list[np.ndarray]) -> None:
+    for variable, value in zip(variables, values, strict=True):
+        if not np.array_equal(np.asarray(variable.numpy()), value):
+            variable.assign(value)
+
+
+def _seed_states(layers: list[Any]) -> list[Any]:
+    states: list[Any] = []
+    for layer in layers:
+        for generator in getattr(layer, "_seed_generators", []):
+            states.append(generator.state)
+    return states
+
+
+def _progbar_verbose(verbose: int | str) -> int:
+    if verbose == "auto":
+        return 1
+    if verbose in (0, 1, 2):
+        return int(verbose)
+    raise ValueError(f"mc_predict: verbose must be 'auto', 0, 1 or 2, got {describe(verbose)}.")
+
+
+def mc_predict(
+    model: Any,
+    x: Any,
+    samples: int = 30,
+    batch_size: int | None = None,
+    seed: int | None = None,
+    verbose: Literal["auto", 0, 1, 2] | int = "auto",
+    *,
+    dropout_layers: Iterable[type] = (),
+) -> tuple[Any, Any]:
+    """Monte Carlo dropout predictions: mean and standard deviation over `samples` passes.
+
+    Dropout-like layers (`Dropout`, `SpatialDropout1D/2D/3D`, `GaussianDropout`, `GaussianNoise`,
+    `AlphaDropout`, their subclasses, and the classes in `dropout_layers`) run in training mode;
+    everything else, BatchNormalization above all, runs in inference mode. Every non-trainable
+    variable is bit-identical afterwards, except the dropout layers' seed-generator states, which
+    advance as dropout draws; with `seed` given those are restored too, and the same `seed` gives
+    the same result. Works on plain Keras models; uses the model's real compiled `predict`.
+
+    Args:
+        model: a built Keras model containing at least one dropout-like layer.
+        x: inputs, as for `model.predict`.
+        samples: number of stochastic forward passes (>= 2).
+        batch_size: as for `model.predict`.
+        seed: seed for the dropout draws (reproducible results); `None` continues each dropout
+            layer's own random stream.
+        verbose: Keras' convention: `"auto"` (= 1), 0 silent, 1 progress bar, 2 one line.
+        dropout_layers: more layer classes to treat as dropout-like (e.g. your own noise layer
+            whose `call` takes `training`).
+
+    Returns:
+        `(mean, std)` NumPy arrays shaped like one `predict` output (a structure of them for a
+        multi-output model); `std` is the population standard deviation over the samples.
+
+    Raises:
+        NoDropoutLayerError: the model has no dropout-like layer (all samples would be equal).
+
+    Example:
+
+    ```python
+    mean, std = mc_predict(model, x, samples=20, seed=0, verbose=0)
+    ```
+    """
+    import keras
+
+    from training_aware.modes import apply_modes
+
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 2:
+        raise ValueError(f"mc_predict: samples must be an int >= 2, got {describe(samples)}.")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise TrainingValueError(
+            f"mc_predict: seed must be a non-negative int or None, got {seed!r}."
+        )
+    progbar_verbose = _progbar_verbose(verbose)
+    classes = _dropout_classes(dropout_layers)
+    entries = walk(model)
+    dropouts = [e.layer for e in entries if isinstance(e.layer, classes)]
+    if not dropouts:
+        paths = ", ".join(repr(e.path) for e in entries[:8]) or "(none)"
+        raise NoDropoutLayerError(
+            f"mc_predict: {type(model).__name__} {model.name!r} has no dropout-like layer "
+            f"(looked for {', '.join(c.__name__ for c in classes)}; its layers: {paths}), so "
+            "every sample would be equal. Fix: add a Dropout layer, or pass your noise layer's "
+            "class as dropout_layers=(MyNoise,)."
+        )
+    modes: dict[int, tuple[Any, bool]] = {}
+    for entry in entries:
+        if entry.layer._call_has_training_arg:
+            modes[id(entry.layer)] = (entry.layer, False)
+    for layer in dropouts:
+        modes[id(layer)] = (layer, True)
+
+    seed_states = _seed_states(dropouts)
+    seed_ids = {id(v) for v in seed_states}
+    kept = [v for v in model.non_trainable_variables if id(v) not in seed_ids]
+    kept_values = _snapshot(kept)
+    seed_values = _snapshot(seed_states)
+    if seed is not None:
+        for i, state in enumerate(seed_states):
+            state.assign(np.array([seed + i, 0], dtype=seed_values[i].dtype))
+
+    total: Any = None
+    total_sq: Any = None
+    dtypes: Any = None
+    progbar = keras.utils.Progbar(samples, verbose=progbar_verbose, unit_name="sample")
+    try:
+        with apply_modes(model, modes):
+            for i in range(samples):
+                out = model.predict(x, batch_size=batch_size, verbose=0)
+                out64 = keras.tree.map_structure(lambda a: np.asarray(a, dtype=np.float64), out)
+                if total is None:
+                    dtypes = keras.tree.map_structure(_float_dtype, out)
+                    total = out64
+                    total_sq = keras.tree.map_structure(np.square, out64)
+                else:
+                    total = keras.tree.map_structure(np.add, total, out64)
+                    total_sq = keras.tree.map_structure(
+                        lambda s, a: s + np.square(a), total_sq, out64
+                    )
+                progbar.update(i + 1)
+    finally:
+        _restore(kept, kept_values)
+        if seed is not None:
+            _restore(seed_states, seed_values)
+
+    means: list[np.ndarray] = []
+    stds: list[np.ndarray] = []
+    flat = zip(
+        keras.tree.flatten(total),
+        keras.tree.flatten(total_sq),
+        keras.tree.flatten(dtypes),
+        strict=True,
+    )
+    for s, sq, dtype in flat:
+        mean_ = s / samples
+        means.append(mean_.astype(dtype))
+        stds.append(np.sqrt(np.maximum(sq / samples - mean_ * mean_, 0.0)).astype(dtype))
+    mean = keras.tree.pack_sequence_as(total, means)
+    std = keras.tree.pack_sequence_as(total, stds)
+    return mean, std
+
+
+def _float_dtype(array: Any) -> Any:
+    dtype = np.asarray(array).dtype
+    return dtype if np.issubdtype(dtype, np.floating) else np.dtype(np.float32)

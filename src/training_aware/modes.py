@@ -1,0 +1,306 @@
+"""Scoped modes: `override_modes`, `freeze_batchnorm` (and `mc_predict`, from `training_aware.mc`).
+
+`override_modes` is the scoped replacement for Keras 2's `learning_phase_scope` (FACTS F11): a
+`with` block in which chosen layers of one model run in a chosen mode, whatever their caller passes.
+It is per thread, nests (the inner block wins), and undoes everything on exit, exceptions included.
+
+How: while a block is active, each matched layer *instance* gets a `call` wrapper
+(`training_aware._calltap`) that looks up this thread's active blocks, calls the original `call`
+with the forced `training`, pushes a `scope` frame so the layer's own sublayers follow it, and
+leaves Keras' shared call context as it found it (so the forced mode does not leak to siblings,
+FACTS F3). The compiled `fit`/`evaluate`/`predict` functions of the model are swapped on entry
+and exit, so a function traced outside the block is never reused inside it, nor the reverse.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import weakref
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from training_aware import _calltap, scope
+from training_aware._walk import Entry, walk
+from training_aware.errors import TrainingValueError, UnmatchedRuleError, describe
+
+__all__ = ["freeze_batchnorm", "mc_predict", "override_modes"]
+
+Rule = type | str | Callable[[Any], bool]
+
+# This thread's active blocks, outermost first: each maps id(layer) -> forced mode.
+_ACTIVE: ContextVar[tuple[dict[int, bool], ...]] = ContextVar(
+    "training_aware_overrides", default=()
+)
+
+_FUNCTIONS = ("train_function", "test_function", "predict_function")
+_STEPS = ("train_step", "test_step", "predict_step")
+_CACHE_ATTR = "_training_aware_compiled"
+_MISSING: Any = object()
+
+
+def _forced_mode(layer: Any) -> bool | None:
+    key = id(layer)
+    for block in reversed(_ACTIVE.get()):
+        mode = block.get(key)
+        if mode is not None:
+            return mode
+    return None
+
+
+def _force(layer: Any, call_next: Callable[..., Any], args: Any, kwargs: dict[str, Any]) -> Any:
+    """The interceptor: run `layer.call` in this thread's forced mode, if any."""
+    mode = _forced_mode(layer)
+    if mode is None:
+        return call_next(*args, **kwargs)
+    if layer._call_has_training_arg:
+        kwargs = dict(kwargs)
+        args = scope._set_training(layer, tuple(args), kwargs, mode)
+    token = scope.push(mode, owner=layer)
+    try:
+        with scope.preserve_keras_context():
+            return call_next(*args, **kwargs)
+    finally:
+        scope.pop(token)
+
+
+def _describe_rule(rule: Any) -> str:
+    if isinstance(rule, type):
+        return f"{rule.__module__}.{rule.__qualname__}"
+    if isinstance(rule, str):
+        return repr(rule)
+    return getattr(rule, "__qualname__", None) or describe(rule)
+
+
+def _matches(rule: Rule, entry: Entry) -> bool:
+    if isinstance(rule, type):
+        return isinstance(entry.layer, rule)
+    if isinstance(rule, str):
+        keras_path = getattr(entry.layer, "path", None)
+        return fnmatch.fnmatchcase(entry.path, rule) or (
+            isinstance(keras_path, str) and fnmatch.fnmatchcase(keras_path, rule)
+        )
+    return bool(rule(entry.layer))
+
+
+def resolve_rules(model: Any, rules: Mapping[Rule, bool]) -> dict[int, tuple[Any, bool]]:
+    """Map each layer matched by `rules` to its mode (a later rule wins where rules overlap).
+
+    Raises:
+        TypeError: a rule is not a layer class, a glob string or a callable.
+        TrainingValueError: a mode is not `True` or `False`.
+        UnmatchedRuleError: a rule matches no layer of `model` (a typo must not pass silently).
+    """
+    import keras
+
+    if not isinstance(model, keras.layers.Layer):
+        raise TypeError(
+            f"override_modes expected a Keras layer or model, got {describe(model)}. "
+            "Fix: pass the model whose layers the rules name."
+        )
+    entries = walk(model)
+    out: dict[int, tuple[Any, bool]] = {}
+    for rule, mode in rules.items():
+        if mode is not True and mode is not False:
+            raise TrainingValueError(
+                f"override_modes rule {_describe_rule(rule)} maps to {describe(mode)}; expected "
+                "True (training mode) or False (inference mode)."
+            )
+        if not (
+            isinstance(rule, str)
+            or (isinstance(rule, type) and issubclass(rule, keras.layers.Layer))
+            or (callable(rule) and not isinstance(rule, type))
+        ):
+            raise TypeError(
+                f"override_modes rule {describe(rule)} is not a layer class, a path glob or a "
+                "predicate. Fix: use e.g. keras.layers.Dropout, 'encoder/*dropout*' or "
+                "lambda layer: layer.name.startswith('drop')."
+            )
+        matched = [e for e in entries if _matches(rule, e)]
+        if not matched:
+            sample = (
+                ", ".join(repr(e.path) for e in entries[:8]) or "(none: the model has no layers)"
+            )
+            more = f" and {len(entries) - 8} more" if len(entries) > 8 else ""
+            raise UnmatchedRuleError(
+                f"override_modes rule {_describe_rule(rule)} matches no layer of "
+                f"{type(model).__name__} {model.name!r}. Layer paths are names joined by '/', "
+                f"relative to the model: {sample}{more}. Fix: correct the rule, e.g. "
+                "'*dropout*' matches a dropout layer at any depth."
+            )
+        for entry in matched:
+            out[id(entry.layer)] = (entry.layer, mode)
+    return out
+
+
+def _models(model: Any) -> list[Any]:
+    """The model and every nested model: each has its own compiled entry points."""
+    candidates = [model, *(e.layer for e in walk(model))]
+    return [m for m in candidates if all(hasattr(m, name) for name in _FUNCTIONS)]
+
+
+def _ref(obj: Any) -> Any:
+    try:
+        return weakref.ref(obj)
+    except TypeError:
+        return id(obj)
+
+
+def _validity(model: Any) -> tuple[Any, ...]:
+    """What a compiled function depends on besides the modes: the compile objects, `trainable`."""
+    objects = (
+        getattr(model, "optimizer", None),
+        getattr(model, "_compile_loss", None),
+        getattr(model, "_compile_metrics", None),
+    )
+    return (
+        tuple(_ref(o) if o is not None else None for o in objects),
+        getattr(model, "compiled", False),
+        tuple(e.layer.trainable for e in walk(model)),
+    )
+
+
+def fresh_steps(model: Any) -> dict[str, Any]:
+    """New function objects for the model's step methods, to shadow them on the instance.
+
+    JAX's `jit` caches traces by the function it is given, and `make_train_function` gives it
+    the bound method `self.train_step`, which compares equal across calls: a function recompiled
+    with the same bound method reuses the old trace. A fresh wrapper forces a new trace.
+    """
+    steps: dict[str, Any] = {}
+    for name in _STEPS:
+        method = getattr(model, name, None)
+        if method is None:
+            continue
+
+        def step(*args: Any, _method: Any = method, **kwargs: Any) -> Any:
+            return _method(*args, **kwargs)
+
+        steps[name] = step
+    return steps
+
+
+@contextmanager
+def _swap_compiled(models: list[Any], key: frozenset[tuple[int, bool]]) -> Iterator[None]:
+    """Hide the compiled functions made outside the block; keep the ones made inside for reuse."""
+    names = (*_FUNCTIONS, *_STEPS)
+    saved = [{name: vars(m).get(name, _MISSING) for name in names} for m in models]
+    for m in models:
+        cache: dict[Any, Any] = vars(m).get(_CACHE_ATTR) or {}
+        hit = cache.get(key)
+        functions = hit[1] if hit is not None and hit[0] == _validity(m) else fresh_steps(m)
+        for name in names:
+            value = functions.get(name)
+            if value is not None or name in _FUNCTIONS:
+                object.__setattr__(m, name, value)
+    try:
+        yield
+    finally:
+        for m, before in zip(models, saved, strict=True):
+            cache = vars(m).get(_CACHE_ATTR)
+            if cache is None:
+                cache = {}
+                object.__setattr__(m, _CACHE_ATTR, cache)
+            cache[key] = (_validity(m), {name: vars(m).get(name) for name in names})
+            for name, value in before.items():
+                if value is _MISSING:
+                    vars(m).pop(name, None)
+                else:
+                    object.__setattr__(m, name, value)
+
+
+@contextmanager
+def apply_modes(model: Any, modes: dict[int, tuple[Any, bool]]) -> Iterator[None]:
+    """Force already-resolved modes for the block (the engine of `override_modes`)."""
+    scope.ensure_hook()
+    block = {key: mode for key, (_, mode) in modes.items()}
+    token = _ACTIVE.set((*_ACTIVE.get(), block))
+    handles: list[Any] = []
+    try:
+        effective: dict[int, bool] = {}
+        for active in _ACTIVE.get():
+            effective.update(active)
+        key = frozenset(effective.items())
+        for layer, _ in modes.values():
+            handles.append(_calltap.add(layer, _force))
+        with _swap_compiled(_models(model), key):
+            yield
+    finally:
+        for handle in reversed(handles):
+            _calltap.remove(handle)
+        _ACTIVE.reset(token)
+
+
+@contextmanager
+def override_modes(model: Any, rules: Mapping[Rule, bool]) -> Iterator[None]:
+    """Run chosen layers of `model` in a chosen mode for the duration of a `with` block.
+
+    Inside the block, every layer matched by `rules` runs in the given mode whatever its caller
+    passes (`fit`, `predict`, `model(x, training=...)`, a custom loop), and its own sublayers
+    follow it unless something inside passes them an explicit `training`. Nothing else changes:
+    the forced mode does not leak to siblings through Keras' shared call context (FACTS F3).
+    Blocks nest (the inner block wins where they overlap), are per thread, and restore everything
+    on exit, also on an exception. This is the scoped replacement for Keras 2's
+    `learning_phase_scope`/`set_learning_phase` (FACTS F11).
+
+    Compiled entry points see the change: `predict`/`evaluate`/`fit` functions compiled before the
+    block are not reused inside it, and the ones compiled inside it are not reused after it (they
+    are kept, per set of forced modes, for the next identical block). Compiled functions are per
+    model, not per thread: do not run `fit`/`predict` of one model from two threads while one of
+    them is inside a block.
+
+    Note: `training` and `trainable` differ. A `BatchNormalization` with `trainable=False` runs in
+    inference mode even when forced to `True` (FACTS F12); use `freeze_batchnorm` for fine-tuning.
+
+    Args:
+        model: a Keras model (or layer) whose layers the rules name.
+        rules: maps a rule to `True` (training mode) or `False` (inference mode). A rule is a
+            layer class (subclasses match), a glob on the layer's path inside the model (layer
+            names joined by "/", e.g. `"encoder/*dropout*"`; `*` also crosses "/"), or a
+            predicate `layer -> bool`. Where rules overlap, the later one wins.
+
+    Raises:
+        UnmatchedRuleError: a rule matches no layer (the message lists layer paths).
+        TrainingValueError: a mode is not `True`/`False`.
+
+    Example:
+
+    ```python
+    with override_modes(model, {keras.layers.Dropout: True}):
+        samples = [model.predict(x, verbose=0) for _ in range(10)]  # dropout on, BN off
+    ```
+    """
+    modes = resolve_rules(model, rules)
+    with apply_modes(model, modes):
+        yield
+
+
+def freeze_batchnorm(model: Any) -> list[str]:
+    """Set `trainable = False` on every `BatchNormalization` in `model`; return the paths changed.
+
+    In Keras 3 a `BatchNormalization` with `trainable=False` runs in inference mode whatever
+    `training` says (FACTS F12): the one switch `fit` honours for fine-tuning. Calling
+    `base(x, training=False)` is *not* enough: `fit` overrides it (FACTS F10). As with any
+    `trainable` change, call this before `compile()` (or compile again).
+
+    Args:
+        model: a Keras model or layer (it is included if it is itself a BatchNormalization).
+
+    Returns:
+        The paths (as in `override_modes` rules) of the layers that were trainable and are now
+        frozen; already-frozen layers are not listed.
+    """
+    import keras
+
+    bn = keras.layers.BatchNormalization
+    entries = [Entry(model.name, model, None), *walk(model)]
+    changed: list[str] = []
+    for entry in entries:
+        if isinstance(entry.layer, bn) and entry.layer.trainable:
+            entry.layer.trainable = False
+            changed.append(entry.path)
+    return changed
+
+
+from training_aware.mc import mc_predict  # noqa: E402  (re-exported; mc uses apply_modes)
