@@ -66,9 +66,7 @@ def complex_model(
         def call(self, inputs, training=False):  # type: ignore[no-untyped-def]
             x = inputs
             for layer in self.layers_list:
-                if isinstance(
-                    layer, keras.layers.BatchNormalization | keras.layers.Dropout
-                ):
+                if isinstance(layer, keras.layers.BatchNormalization | keras.layers.Dropout):
                     x = layer(x, training=training)
                 else:
                     x = layer(x)

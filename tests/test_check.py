@@ -197,7 +197,7 @@ def test_decorating_call_method() -> None:
         def call(self, x, training=None):  # type: ignore[no-untyped-def]
             return self.drop(x)
 
-    with pytest.raises(DroppedTrainingFlagError, match="OnCall.call calls self.drop"):
+    with pytest.raises(DroppedTrainingFlagError, match=r"OnCall\.call calls self\.drop"):
         OnCall()(X, training=True)
 
 

@@ -37,9 +37,7 @@ __all__ = ["DroppedTrainingFlagWarning", "depends_on_training", "forwards_traini
 
 _T = TypeVar("_T")
 _PACKAGE_DIRS = tuple(
-    os.path.dirname(m.__file__) + os.sep
-    for m in (keras, scope)
-    if m.__file__ is not None
+    os.path.dirname(m.__file__) + os.sep for m in (keras, scope) if m.__file__ is not None
 )
 
 
@@ -99,7 +97,7 @@ def _attribute_name(parent: Any, child: Any) -> str:
     items = sorted(vars(parent).items(), key=lambda item: item[0].startswith("_"))
     for name, value in items:
         if value is child:
-            return name
+            return str(name)
         if isinstance(value, list | tuple):
             for i, item in enumerate(value):
                 if item is child:
@@ -124,7 +122,7 @@ def _suggest(line: str, attribute: str) -> str:
         if depth == 0:
             inner = stripped[start + 1 : i].strip()
             sep = ", " if inner else ""
-            return f"{stripped[: i]}{sep}training=training{stripped[i:]}"
+            return f"{stripped[:i]}{sep}training=training{stripped[i:]}"
     return f"self.{attribute}(..., training=training)"
 
 
@@ -251,8 +249,8 @@ def forwards_training(obj: Any = None, *, always: bool = False) -> Any:
     if isinstance(obj, type):
         if not issubclass(obj, keras.layers.Layer):
             raise TrainingTypeError(
-                f"@forwards_training decorates keras.layers.Layer / keras.Model subclasses or their "
-                f"`call`; got the class {obj.__name__}. Fix: decorate a Layer subclass."
+                "@forwards_training decorates keras.layers.Layer / keras.Model subclasses or "
+                f"their `call`; got the class {obj.__name__}. Fix: decorate a Layer subclass."
             )
         call = _call_owner(obj).__dict__["call"]
         if getattr(call, "__training_aware_checked__", False):

@@ -41,7 +41,7 @@ def _validate_check(value: object, where: str) -> TrainingCheck:
             "silently, the default), 'warn' (forward it and warn once per call site) or 'error' "
             "(raise DroppedTrainingFlagError)."
         )
-    return cast(TrainingCheck, value)
+    return value
 
 
 def set_training_check(value: TrainingCheck | None) -> None:
@@ -76,8 +76,8 @@ def get_training_check() -> TrainingCheck:
 _inspected: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
-def _signature_with_training(call: Callable[..., Any]) -> tuple[inspect.Signature, bool]:
-    """`call`'s signature with a `training=None` keyword added if absent; and whether it was there."""
+def _signature_with_training(cls: type, call: Callable[..., Any]) -> tuple[inspect.Signature, bool]:
+    """`call`'s signature with `training=None` added if absent; and whether it was there."""
     signature = inspect.signature(call)
     params = list(signature.parameters.values())
     if "training" in signature.parameters:
@@ -108,7 +108,7 @@ def _training_index(signature: inspect.Signature) -> int | None:
 
 def wrap_call(cls: type, call: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap a subclass's `call` so that it declares, resolves and propagates `training`."""
-    signature, declared = _signature_with_training(call)
+    signature, declared = _signature_with_training(cls, call)
     index = _training_index(signature) if declared else None
     where = f"{cls.__name__}.call()"
 
@@ -191,7 +191,7 @@ class _TrainingAwareMixin:
             cls.call = wrap_call(cls, call)  # type: ignore[attr-defined]
 
 
-class TrainingAwareLayer(_TrainingAwareMixin, keras.layers.Layer):
+class TrainingAwareLayer(_TrainingAwareMixin, keras.layers.Layer):  # type: ignore[misc]
     """A `keras.layers.Layer` whose `call` cannot lose the `training` flag.
 
     Subclass it exactly as you would `keras.layers.Layer`. `call` may omit `training` or forget to
@@ -227,7 +227,7 @@ class TrainingAwareLayer(_TrainingAwareMixin, keras.layers.Layer):
     """
 
 
-class TrainingAwareModel(_TrainingAwareMixin, keras.Model):
+class TrainingAwareModel(_TrainingAwareMixin, keras.Model):  # type: ignore[misc]
     """A `keras.Model` whose `call` cannot lose the `training` flag (fixes FACTS F1, F2, F3, F13).
 
     Subclass it exactly as you would `keras.Model`. `fit()` passes `training=True` even when your

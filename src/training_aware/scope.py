@@ -92,7 +92,7 @@ def current_mode() -> Any:
 
 
 def resolve(training: Any) -> Any:
-    """Keras' resolution order, made explicit: the argument, else the enclosing frame, else False."""
+    """Keras' resolution order made explicit: the argument, else the enclosing frame, else False."""
     if training is not None:
         return training
     mode = current_mode()
@@ -258,7 +258,7 @@ def ensure_hook() -> None:
         _hooked_call.__qualname__ = "Layer.__call__"
         _hooked_call.__doc__ = _original_call.__doc__
         _hooked_call.__wrapped__ = _original_call  # type: ignore[attr-defined]
-        Layer.__call__ = _hooked_call  # type: ignore[method-assign]
+        Layer.__call__ = _hooked_call
 
 
 def _version_text(version: tuple[int, ...]) -> str:

@@ -1,13 +1,14 @@
 """Does a callable take a named `training` parameter? (`accepts_training`, `call_with_training`)
 
-Keras' own rule (`Layer.__init__`): a parameter literally named `training`, positional-or-keyword or
-keyword-only, counts; `**kwargs` and `*args` alone do not (Keras strips `training` before calling such
-a `call`). The answer is cached per underlying function object, weakly, so lambdas made in a loop
-are not kept alive by the cache.
+Keras' own rule (`Layer.__init__`): a parameter literally named `training`, positional-or-keyword
+or keyword-only, counts; `**kwargs` and `*args` alone do not (Keras strips `training` before
+calling such a `call`). The answer is cached per underlying function object, weakly, so lambdas
+made in a loop are not kept alive by the cache.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import weakref
@@ -88,10 +89,8 @@ def accepts_training(obj: Any) -> bool:
     except (KeyError, TypeError):  # TypeError: not weak-referenceable or unhashable
         pass
     answer = _accepts_uncached(key)
-    try:
+    with contextlib.suppress(TypeError):  # not weak-referenceable: answer without caching
         _CACHE[key] = answer
-    except TypeError:
-        pass
     return answer
 
 
