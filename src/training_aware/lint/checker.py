@@ -125,7 +125,11 @@ def decode(data: bytes) -> str:
         UnicodeDecodeError: bytes that are not valid in the declared encoding.
         SyntaxError: an unknown encoding in the cookie.
     """
-    encoding, _ = tokenize.detect_encoding(BytesIO(data).readline)
+    try:
+        encoding, _ = tokenize.detect_encoding(BytesIO(data).readline)
+    except SyntaxError:
+        data.decode("utf-8")  # bad bytes in the first lines: say which byte, where
+        raise  # valid UTF-8, so the cookie itself is the problem
     return data.decode("utf-8-sig" if encoding == "utf-8-sig" else encoding)
 
 
@@ -144,14 +148,12 @@ def lint_source(source: str | bytes, path: str = "<string>") -> list[Finding]:
         try:
             source = decode(source)
         except UnicodeDecodeError as exc:
-            return [
-                _ta000(
-                    path,
-                    1,
-                    f"cannot decode: {exc.reason} at byte {exc.start} "
-                    f"({exc.encoding}); save the file as UTF-8 or declare its encoding",
-                )
-            ]
+            line = source.count(b"\n", 0, exc.start) + 1
+            message = (
+                f"cannot decode: {exc.reason} at byte {exc.start} ({exc.encoding}); "
+                f"save the file as UTF-8 or declare its encoding"
+            )
+            return [_ta000(path, line, message)]
         except SyntaxError as exc:
             return [_ta000(path, exc.lineno or 1, f"cannot decode: {exc.msg}")]
     try:

@@ -8,11 +8,7 @@ from __future__ import annotations
 import re
 
 # flake8's own pattern (flake8/defaults.py), case-insensitive, codes separated by commas/spaces.
-_NOQA = re.compile(
-    r"#\s*noqa"
-    r"(?::[\s]?(?P<codes>[A-Z][0-9]+(?:[,\s]+[A-Z][0-9]+)*))?",
-    re.IGNORECASE,
-)
+_NOQA = re.compile(r"# noqa(?::[\s]?(?P<codes>([A-Z]+[0-9]+(?:[,\s]+)?)+))?", re.IGNORECASE)
 
 
 def suppressed(line: str, code: str) -> bool:

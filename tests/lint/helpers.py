@@ -1,0 +1,19 @@
+"""Shared helpers for the lint tests: paths, and running the checker on a snippet."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+from training_aware.lint import lint_source
+
+REPO = Path(__file__).resolve().parents[2]
+CASES = REPO / "tests" / "lint_cases"
+PYTHON = sys.executable
+BIN = Path(sys.executable).parent
+
+
+def codes(source: str) -> list[str]:
+    """The codes reported for a dedented snippet, in order."""
+    return [f.code for f in lint_source(textwrap.dedent(source), "snippet.py")]
