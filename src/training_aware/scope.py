@@ -81,6 +81,8 @@ _lock = threading.Lock()
 _original_call: Callable[..., Any] | None = None
 # type -> index of `training` among the positional parameters of `call` (None: keyword only/absent)
 _position_cache: dict[type, int | None] = {}
+# type -> whether it is a Keras built-in that declares `training` and ignores it
+_ignoring_cache: dict[type, bool] = {}
 
 
 def current_mode() -> Any:
@@ -169,6 +171,24 @@ def _training_position(layer: Any) -> int | None:
     return index
 
 
+def _ignores_training(cls: type) -> bool:
+    """A Keras built-in that declares `training` and never reads it (`Dense`, `EinsumDense`).
+
+    Passing it to them changes nothing but costs: any keyword argument takes Keras' `__call__` off
+    its fast path (two `tree.map_structure` passes over the arguments).
+    """
+    try:
+        return _ignoring_cache[cls]
+    except KeyError:
+        pass
+    from training_aware._training_table import IGNORES_TRAINING
+
+    owner = next((k for k in cls.__mro__ if "call" in vars(k)), cls)
+    answer = owner.__module__.startswith("keras.") and owner.__name__ in IGNORES_TRAINING
+    _ignoring_cache[cls] = answer
+    return answer
+
+
 def _set_training(
     layer: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: Any
 ) -> tuple[Any, ...]:
@@ -193,7 +213,7 @@ def _hooked_call(self: Any, *args: Any, **kwargs: Any) -> Any:
         child_mode: Any = NO_MODE
     elif explicit is None:
         child_mode = top.mode
-        if self._call_has_training_arg:
+        if self._call_has_training_arg and not _ignores_training(type(self)):
             args = _set_training(self, args, kwargs, child_mode)
         if top.inspector is None:
             # The common case: same mode, no observer, nothing to push.

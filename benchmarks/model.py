@@ -1,0 +1,131 @@
+"""Benchmark: the seed's BadModel as a TrainingAwareModel vs the hand-forwarded GoodModel.
+
+Same layers (Dense(64) -> BatchNormalization -> Dropout(0.5)), same weights, batch 32. Candidates:
+
+- `GoodModel (plain Keras)`: the seed's Example 2, forwarding `training` by hand (the baseline);
+- `BadModel as TrainingAwareModel`: Example 1 unchanged but for its base class;
+- `GoodModel + @forwards_training`: the baseline with the runtime check, after its first call.
+
+Measured, interleaving the candidates in every repeat, medians: eager forward call
+(`model(x, training=True)` and `model(x)`) and one compiled `fit` step (`train_on_batch`).
+
+Run:  python benchmarks/model.py [--repeats 15] [--calls 50] [--steps 50]
+Targets (issue 3): compiled fit step <= 1.02x, eager call <= 1.15x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from _timing import interleaved, report  # noqa: E402
+
+from training_aware import TrainingAwareModel, forwards_training  # noqa: E402
+
+UNITS, FEATURES, BATCH = 64, 32, 32
+BASELINE = "GoodModel (plain Keras)"
+
+
+class GoodModel(keras.Model):
+    def __init__(self) -> None:
+        super().__init__()
+        self.dense = keras.layers.Dense(UNITS)
+        self.batch_norm = keras.layers.BatchNormalization()
+        self.dropout = keras.layers.Dropout(0.5)
+
+    def call(self, inputs: Any, training: bool = False) -> Any:
+        x = self.dense(inputs)
+        x = self.batch_norm(x, training=training)
+        return self.dropout(x, training=training)
+
+
+class BadModel(TrainingAwareModel):
+    def __init__(self) -> None:
+        super().__init__()
+        self.dense = keras.layers.Dense(UNITS)
+        self.batch_norm = keras.layers.BatchNormalization()
+        self.dropout = keras.layers.Dropout(0.5)
+
+    def call(self, inputs: Any) -> Any:
+        return self.dropout(self.batch_norm(self.dense(inputs)))
+
+
+@forwards_training
+class CheckedGoodModel(GoodModel):
+    pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--calls", type=int, default=50, help="eager calls per sample")
+    parser.add_argument("--steps", type=int, default=50, help="fit steps per sample")
+    args = parser.parse_args(argv)
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(BATCH, FEATURES)).astype("float32")
+    y = rng.normal(size=(BATCH, UNITS)).astype("float32")
+    models: dict[str, keras.Model] = {
+        BASELINE: GoodModel(),
+        "BadModel as TrainingAwareModel": BadModel(),
+        "GoodModel + @forwards_training": CheckedGoodModel(),
+    }
+    for model in models.values():
+        model(x, training=True)  # builds; the checked model runs its one check here
+    weights = models[BASELINE].get_weights()
+    for model in models.values():
+        model.set_weights(weights)
+    print(
+        f"keras {keras.__version__}, backend {keras.backend.backend()}, batch {BATCH}, "
+        f"{args.repeats} interleaved repeats, medians"
+    )
+    train = report(
+        "eager forward, training: model(x, training=True)",
+        interleaved(
+            {n: (lambda m=m: m(x, training=True)) for n, m in models.items()},
+            args.repeats,
+            args.calls,
+        ),
+        BASELINE,
+    )
+    infer = report(
+        "eager forward, inference: model(x)",
+        interleaved({n: (lambda m=m: m(x)) for n, m in models.items()}, args.repeats, args.calls),
+        BASELINE,
+    )
+    for model in models.values():
+        model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
+    fit = report(
+        "compiled fit step: model.train_on_batch(x, y)",
+        interleaved(
+            {n: (lambda m=m: m.train_on_batch(x, y)) for n, m in models.items()},
+            args.repeats,
+            args.steps,
+        ),
+        BASELINE,
+    )
+    ours, checked = "BadModel as TrainingAwareModel", "GoodModel + @forwards_training"
+    eager = max(train[ours], infer[ours])
+    ok = eager <= 1.15 and fit[ours] <= 1.02
+    print(
+        f"\nTrainingAwareModel / hand-forwarded GoodModel: eager {eager:.3f}x (target <= 1.15), "
+        f"compiled fit step {fit[ours]:.3f}x (target <= 1.02): {'met' if ok else 'MISSED'}"
+    )
+    print(
+        f"@forwards_training after its first call: eager {max(train[checked], infer[checked]):.3f}x,"
+        f" compiled fit step {fit[checked]:.3f}x"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
