@@ -299,3 +299,74 @@ def test_training_value_is_validated() -> None:
     assert out.shape == (32, 4)
     out = model(X, training=keras.ops.convert_to_tensor(False))
     assert out.shape == (32, 4)
+
+
+# F7 and F9 are fixed by the same frames ------------------------------------------------------
+
+
+class Plain(keras.layers.Layer):
+    def __init__(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(**kwargs)
+        self.bn = keras.layers.BatchNormalization()
+
+    def call(self, x, training=None):  # type: ignore[no-untyped-def]
+        return self.bn(x)
+
+
+def _direct_call(base: type) -> keras.Model:
+    class DirectCall(base):  # type: ignore[valid-type,misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.block = Plain()
+
+        def call(self, x, training=None):  # type: ignore[no-untyped-def]
+            return self.block.call(x)  # bypasses Block.__call__ (FACTS F7)
+
+    return DirectCall()
+
+
+@pytest.mark.backend
+@pytest.mark.parametrize("base", [keras.Model, TrainingAwareModel], ids=["plain", "aware"])
+def test_f7_direct_call_still_reaches_grandchildren(base: type) -> None:
+    model = _direct_call(base)
+    model(X[:2])
+    before = bn_stats(model)
+    model.compile("sgd", "mse")
+    model.fit(X, X, epochs=1, batch_size=32, verbose=0)
+    trained = not same_arrays(before, bn_stats(model))
+    assert trained == (base is TrainingAwareModel or BACKEND == "tensorflow")
+
+
+def _resize_then_bn(base: type) -> keras.Model:
+    class ResizeThenBN(base):  # type: ignore[valid-type,misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.resize = keras.layers.Resizing(4, 4)  # its call defaults training=True
+            self.bn = keras.layers.BatchNormalization()
+
+        def call(self, x):  # type: ignore[no-untyped-def]
+            return self.bn(self.resize(x))
+
+    return ResizeThenBN()
+
+
+@pytest.mark.backend
+@pytest.mark.parametrize("base", [keras.Model, TrainingAwareModel], ids=["plain", "aware"])
+def test_f9_training_true_default_upstream_of_batchnorm(base: type) -> None:
+    images = np.random.RandomState(2).uniform(size=(4, 6, 6, 3)).astype("float32")
+    model = _resize_then_bn(base)
+    model(images[:1])
+    before = bn_stats(model)
+    model(images)
+    changed = not same_arrays(before, bn_stats(model))
+    assert changed == (base is keras.Model), "plain Keras leaks Resizing's default (F9)"
+
+
+def test_positional_only_training_is_rejected_at_class_creation() -> None:
+    from training_aware.errors import TrainingConfigError
+
+    with pytest.raises(TrainingConfigError, match=r"PosOnly\.call declares `training` as a posit"):
+
+        class PosOnly(TrainingAwareLayer):
+            def call(self, x, training=None, /):  # type: ignore[no-untyped-def]
+                return x
