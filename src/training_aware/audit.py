@@ -357,6 +357,27 @@ def _judge(
 
     entries = walk(model)
     expected = {ep: _expected(entries, pins, ep) for ep in ENTRY_POINTS}
+    judged_ids = {id(e.layer) for e in judged}
+    for entry in entries:
+        if id(entry.layer) in judged_ids:
+            continue
+        for ep in _INFERENCE:
+            if id(entry.layer) in changed.get(ep, set()):
+                report.problems.append(
+                    Problem(
+                        path=entry.path,
+                        layer_class=type(entry.layer).__name__,
+                        entry_point=ep,
+                        expected="inference",
+                        received="no training argument",
+                        kind="statistics-changed",
+                        message="changed its non-trainable state at inference",
+                        fix=(
+                            "its call takes no `training` and updates state anyway (FACTS F8): "
+                            "add a training=None parameter and update only when training is true"
+                        ),
+                    )
+                )
     for entry in judged:
         layer = entry.layer
         cells: dict[str, Cell] = {}

@@ -1,0 +1,161 @@
+"""`training-aware audit MODULE:FACTORY`: build a model from a factory, audit it, print the report.
+
+Exit codes: 0 clean, 1 problems found, 2 usage error (a one-line message, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main"]
+
+
+class UsageError(Exception):
+    """A bad command line: reported on one line, exit code 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="training-aware audit",
+        description=(
+            "Build a model with MODULE:FACTORY (a function or class taking no arguments), run "
+            "fit/evaluate/predict and direct calls on random inputs, and report the mode every "
+            "mode-dependent layer received. Exit 1 if any layer ran in the wrong mode."
+        ),
+    )
+    parser.add_argument("target", metavar="MODULE:FACTORY", help="e.g. mypkg.models:build")
+    parser.add_argument(
+        "--input-shape",
+        action="append",
+        metavar="D1,D2,...",
+        help="shape of one sample, without the batch dimension (repeat for each input); "
+        "default: the model's declared input shapes",
+    )
+    parser.add_argument("--batch-size", type=int, default=8, help="samples to audit (default 8)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed for the inputs")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    return parser
+
+
+def _load_factory(target: str) -> Any:
+    module_name, sep, attr = target.partition(":")
+    if not sep or not module_name or not attr:
+        raise UsageError(f"expected MODULE:FACTORY (e.g. mypkg.models:build), got {target!r}")
+    try:
+        if module_name.endswith(".py") or "/" in module_name:
+            path = Path(module_name)
+            if not path.is_file():
+                raise UsageError(f"no such file: {module_name}")
+            spec = importlib.util.spec_from_file_location(path.stem, path)
+            if spec is None or spec.loader is None:
+                raise UsageError(f"cannot import {module_name}")
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+        else:
+            sys.path.insert(0, ".")
+            try:
+                module = importlib.import_module(module_name)
+            finally:
+                sys.path.remove(".")
+    except UsageError:
+        raise
+    except ImportError as error:
+        raise UsageError(f"cannot import module {module_name!r}: {error}") from None
+    except Exception as error:
+        raise UsageError(
+            f"importing {module_name!r} failed: {type(error).__name__}: {error}"
+        ) from None
+    factory = module
+    for part in attr.split("."):
+        if not hasattr(factory, part):
+            raise UsageError(f"module {module_name!r} has no attribute {attr!r}")
+        factory = getattr(factory, part)
+    if not callable(factory):
+        raise UsageError(f"{target} is not callable (expected a function or class)")
+    return factory
+
+
+def _parse_shape(text: str) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(part) for part in text.replace("x", ",").split(",") if part.strip())
+    except ValueError:
+        raise UsageError(f"--input-shape expects integers like 32,32,3, got {text!r}") from None
+    if not shape or any(d <= 0 for d in shape):
+        raise UsageError(f"--input-shape expects positive integers like 32,32,3, got {text!r}")
+    return shape
+
+
+def _inputs(model: Any, shapes: list[str] | None, batch: int, seed: int) -> Any:
+    import numpy as np
+
+    if shapes:
+        parsed = [_parse_shape(s) for s in shapes]
+    else:
+        declared = getattr(model, "inputs", None) if getattr(model, "built", False) else None
+        if not declared:
+            raise UsageError(
+                f"{type(model).__name__} declares no input shape: pass --input-shape, e.g. "
+                "--input-shape 16"
+            )
+        parsed = []
+        for tensor in declared:
+            if any(d is None for d in tensor.shape[1:]):
+                raise UsageError(
+                    f"input {tensor.name!r} has unknown dimensions {tuple(tensor.shape)}: "
+                    "pass --input-shape"
+                )
+            parsed.append(tuple(int(d) for d in tensor.shape[1:]))
+    rng = np.random.default_rng(seed)
+    arrays = [rng.standard_normal((batch, *shape)).astype("float32") for shape in parsed]
+    return arrays[0] if len(arrays) == 1 else arrays
+
+
+def main(argv: list[str]) -> int:
+    """Run the command; returns the exit code (0 clean, 1 problems, 2 usage error)."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return 0 if exit_.code in (0, None) else 2
+    try:
+        if args.batch_size < 1:
+            raise UsageError(f"--batch-size must be >= 1, got {args.batch_size}")
+        if args.input_shape:
+            for shape in args.input_shape:
+                _parse_shape(shape)
+        factory = _load_factory(args.target)
+        import keras
+
+        try:
+            model = factory()
+        except Exception as error:
+            raise UsageError(f"{args.target}() failed: {type(error).__name__}: {error}") from None
+        if not isinstance(model, keras.Model):
+            raise UsageError(
+                f"{args.target}() returned {type(model).__name__}, expected a keras.Model"
+            )
+        keras.utils.set_random_seed(args.seed)
+        x = _inputs(model, args.input_shape, args.batch_size, args.seed)
+    except UsageError as error:
+        print(f"training-aware audit: error: {error}", file=sys.stderr)
+        return 2
+
+    from training_aware.audit import audit
+    from training_aware.errors import AuditError
+
+    try:
+        report = audit(model, x, batch_size=args.batch_size)
+    except (AuditError, TypeError, ValueError) as error:
+        print(f"training-aware audit: error: {error}".splitlines()[0], file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(report)
+    return 0 if report.ok else 1

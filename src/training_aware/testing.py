@@ -1,0 +1,46 @@
+"""Helpers for users' own test suites.
+
+```python
+from training_aware.testing import assert_training_modes
+
+def test_my_model_runs_in_the_right_modes():
+    assert_training_modes(build_model(), x_small, y_small)
+```
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from training_aware.report import ModeReport
+
+__all__ = ["assert_training_modes"]
+
+
+def assert_training_modes(
+    model: Any, x: Any, y: Any = None, *, batch_size: int | None = None
+) -> ModeReport:
+    """Audit `model` and raise `ModeMismatchError` if any layer ran in the wrong mode.
+
+    Runs `training_aware.audit(model, x, y)` (real `fit` for one batch, `evaluate`, `predict` and
+    direct calls; the model is left exactly as it was) and calls `raise_for_problems()` on the
+    report. The error message lists every problem with its layer path, entry point, expected and
+    received mode, and a one-line fix.
+
+    Args:
+        model: the `keras.Model` to check.
+        x: a small batch of inputs.
+        y: matching targets (`None`: zeros shaped like the outputs).
+        batch_size: how many samples of `x` to use (default: all, at most 32).
+
+    Returns:
+        The (clean) `ModeReport`, for further assertions.
+
+    Raises:
+        ModeMismatchError: the audit found a problem.
+    """
+    from training_aware.audit import audit
+
+    report = audit(model, x, y, batch_size=batch_size)
+    report.raise_for_problems()
+    return report

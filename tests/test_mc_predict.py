@@ -1,0 +1,145 @@
+"""mc_predict: dropout on, BatchNorm off, state restored (FACTS F4 and F5 pairs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+import pytest
+
+from tests._mode_models import FEATURES, functional_mc
+from tests.conftest import bn_stats, non_trainable_values, same_arrays
+from training_aware import mc_predict
+from training_aware.errors import NoDropoutLayerError, TrainingFlagError
+
+X = np.random.default_rng(1).standard_normal((6, FEATURES)).astype("float32")
+
+
+def bn_then_dropout() -> keras.Model:
+    inputs = keras.Input((FEATURES,))
+    h = keras.layers.Dense(5)(inputs)
+    h = keras.layers.BatchNormalization(name="bn")(h)
+    h = keras.layers.Dropout(0.5, name="drop")(h)
+    return keras.Model(inputs, keras.layers.Dense(2)(h))
+
+
+def seed_states(model: keras.Model) -> list[np.ndarray]:
+    return [
+        keras.ops.convert_to_numpy(g.state.value).copy()
+        for layer in model._flatten_layers()
+        for g in getattr(layer, "_seed_generators", [])
+    ]
+
+
+@pytest.mark.backend
+def test_f5_plain_training_true_corrupts_batchnorm_and_mc_predict_does_not() -> None:
+    # Plain Keras half: MC samples with model(x, training=True) move BN statistics.
+    plain = bn_then_dropout()
+    stats = bn_stats(plain)
+    for _ in range(3):
+        plain(X, training=True)
+    assert not same_arrays(bn_stats(plain), stats)  # F5 still there
+
+    # Library half: every non-trainable variable but the dropout seed state is bit-identical.
+    model = bn_then_dropout()
+    before = non_trainable_values(model)
+    seeds = seed_states(model)
+    mean, std = mc_predict(model, X, samples=8, verbose=0)
+    assert mean.shape == std.shape == (6, 2)
+    assert mean.dtype == std.dtype == np.float32
+    assert float(std.min()) >= 0.0 and float(std.max()) > 0.0
+    assert same_arrays(bn_stats(model), bn_stats(model)) and same_arrays(
+        [v for v in non_trainable_values(model) if v.shape != (2,)],
+        [v for v in before if v.shape != (2,)],
+    )
+    assert not same_arrays(seed_states(model), seeds)  # dropout drew random numbers
+
+
+@pytest.mark.backend
+def test_same_seed_same_result_and_all_state_restored() -> None:
+    model = bn_then_dropout()
+    before = non_trainable_values(model)
+    a = mc_predict(model, X, samples=5, seed=7, verbose=0)
+    assert same_arrays(non_trainable_values(model), before)  # seed states restored too
+    b = mc_predict(model, X, samples=5, seed=7, verbose=0)
+    c = mc_predict(model, X, samples=5, seed=8, verbose=0)
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    assert not np.array_equal(a[0], c[0])
+
+
+@pytest.mark.backend
+def test_mean_and_std_match_the_samples_drawn() -> None:
+    model = bn_then_dropout()
+    mean, std = mc_predict(model, X, samples=4, seed=3, batch_size=3, verbose=0)
+    # The same draws by hand: same seed state, the same forced modes, four predicts.
+    from training_aware.modes import override_modes
+
+    for i, layer in enumerate(g for lyr in model._flatten_layers() for g in lyr._seed_generators):
+        layer.state.assign(np.array([3 + i, 0], dtype=seed_states(model)[i].dtype))
+    with override_modes(model, {keras.layers.Layer: False, keras.layers.Dropout: True}):
+        samples = np.stack([model.predict(X, batch_size=3, verbose=0) for _ in range(4)])
+    assert np.allclose(mean, samples.mean(axis=0), atol=1e-6)
+    assert np.allclose(std, samples.std(axis=0), atol=1e-5)
+
+
+@pytest.mark.backend
+def test_f4_plain_predict_ignores_hard_coded_dropout_and_mc_predict_samples() -> None:
+    model = functional_mc()
+    # Plain Keras half: the hard-coded training=True is silently ignored by predict.
+    assert np.array_equal(model.predict(X, verbose=0), model.predict(X, verbose=0))
+    # Library half.
+    stats = bn_stats(model)
+    _, std = mc_predict(model, X, samples=6, seed=0, verbose=0)
+    assert float(std.max()) > 0.0
+    assert same_arrays(bn_stats(model), stats)
+
+
+def test_multi_output_models_give_a_structure() -> None:
+    inputs = keras.Input((FEATURES,))
+    h = keras.layers.Dropout(0.5)(keras.layers.Dense(4)(inputs))
+    model = keras.Model(inputs, {"a": keras.layers.Dense(1)(h), "b": keras.layers.Dense(3)(h)})
+    mean, std = mc_predict(model, X, samples=3, seed=1, verbose=0)
+    assert set(mean) == set(std) == {"a", "b"}
+    assert mean["a"].shape == (6, 1) and std["b"].shape == (6, 3)
+
+
+def test_no_dropout_layer_is_a_clear_error() -> None:
+    model = keras.Sequential([keras.Input((FEATURES,)), keras.layers.Dense(2, name="only")])
+    before = non_trainable_values(model)
+    with pytest.raises(NoDropoutLayerError, match=r"no dropout-like layer .*'only'.*every sample"):
+        mc_predict(model, X, samples=3)
+    assert isinstance(NoDropoutLayerError("x"), TrainingFlagError)
+    assert same_arrays(non_trainable_values(model), before)
+
+
+def test_extra_dropout_like_classes() -> None:
+    class Jitter(keras.layers.Layer):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.seed_generator = keras.random.SeedGenerator(0)
+
+        def call(self, inputs: Any, training: Any = None) -> Any:
+            if training:
+                return inputs + keras.random.normal(
+                    keras.ops.shape(inputs), seed=self.seed_generator
+                )
+            return inputs
+
+    model = keras.Sequential([keras.Input((FEATURES,)), Jitter(), keras.layers.Dense(2)])
+    with pytest.raises(NoDropoutLayerError):
+        mc_predict(model, X, samples=3)
+    _, std = mc_predict(model, X, samples=3, seed=0, verbose=0, dropout_layers=(Jitter,))
+    assert float(std.max()) > 0.0
+
+
+def test_progress_bar_follows_keras_verbose(capsys: pytest.CaptureFixture[str]) -> None:
+    model = bn_then_dropout()
+    mc_predict(model, X, samples=3, verbose=0)
+    assert capsys.readouterr().out == ""
+    mc_predict(model, X, samples=3, verbose=1)
+    assert "3/3" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="verbose must be 'auto', 0, 1 or 2"):
+        mc_predict(model, X, samples=3, verbose=3)
+    with pytest.raises(ValueError, match="samples must be an int >= 2"):
+        mc_predict(model, X, samples=1)
