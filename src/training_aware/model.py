@@ -17,7 +17,7 @@ import inspect
 import os
 import weakref
 from collections.abc import Callable
-from typing import Any, Final, Literal, cast
+from typing import Any, Final, Literal
 
 import keras
 
@@ -64,8 +64,12 @@ def set_training_check(value: TrainingCheck | None) -> None:
 
 def get_training_check() -> TrainingCheck:
     """The process-wide default: `set_training_check`, else `$TRAINING_AWARE_CHECK`, else "fix"."""
-    if _default_check is not None:
-        return _default_check
+    return _default_check or _environment_check()
+
+
+@functools.cache
+def _environment_check() -> TrainingCheck:
+    """`$TRAINING_AWARE_CHECK`, read once (at the first training-aware call), else "fix"."""
     env = os.environ.get(ENV_VAR)
     if env is None or env == "":
         return "fix"
@@ -146,18 +150,11 @@ def wrap_call(cls: type, call: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _inspector_for(layer: Any) -> scope.Inspector | None:
-    check = _class_check(type(layer))
+    """The first-call inspector for `warn`/`error` classes; `None` for `fix` and after that."""
+    check = type(layer)._training_check or _default_check or _environment_check()
     if check == "fix" or layer in _inspected:
         return None
     return make_inspector(layer, check, declared=layer._call_has_training_arg)
-
-
-def _class_check(cls: type) -> TrainingCheck:
-    for klass in cls.__mro__:
-        value = klass.__dict__.get("_training_check")
-        if value is not None:
-            return cast(TrainingCheck, value)
-    return get_training_check()
 
 
 def _user_call(cls: type) -> Callable[..., Any] | None:
@@ -182,10 +179,8 @@ class _TrainingAwareMixin:
 
     def __init_subclass__(cls, training_check: TrainingCheck | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if training_check is not None:
+        if training_check is not None:  # otherwise inherited, or None: the process default
             cls._training_check = _validate_check(training_check, f"class {cls.__name__}")
-        else:
-            cls._training_check = None
         call = _user_call(cls)
         if call is not None:
             cls.call = wrap_call(cls, call)  # type: ignore[attr-defined]

@@ -220,6 +220,9 @@ def _hooked_call(self: Any, *args: Any, **kwargs: Any) -> Any:
             return _original_call(self, *args, **kwargs)  # type: ignore[misc]
     else:
         child_mode = explicit
+        if explicit is top.mode and top.inspector is None:
+            # Forwarded by hand (`training=training`): the same mode, nothing to push.
+            return _original_call(self, *args, **kwargs)  # type: ignore[misc]
     token = _STACK.set((*stack, Frame(child_mode, None, self)))
     try:
         return _original_call(self, *args, **kwargs)  # type: ignore[misc]
