@@ -57,7 +57,10 @@ def test_json_format(tmp_path, capsys):
     target = bad(tmp_path / "m.py")
     assert main(["--format", "json", str(target)]) == 1
     data = json.loads(capsys.readouterr().out)
-    assert [(d["code"], d["line"], d["col"]) for d in data] == [("TA002", 11, 13), ("TA004", 12, 16)]
+    assert [(d["code"], d["line"], d["col"]) for d in data] == [
+        ("TA002", 11, 13),
+        ("TA004", 12, 16),
+    ]
     assert data[0]["path"] == str(target)
     assert "pass `training=training`" in data[0]["message"]
 
@@ -130,7 +133,7 @@ def test_nearest_pyproject_wins(tmp_path, capsys):
         ('[tool.training-aware]\nselekt = ["TA"]\n', r"unknown key\(s\) selekt .*expected: "),
         ('[tool.training-aware]\nignore = ["XY1"]\n', r"unknown rule code 'XY1'; expected one of"),
         ('[tool.training-aware]\nignore = "TA0\n', r"not valid TOML"),
-        ('[tool.training-aware]\nexclude = [1]\n', r"expected a list of strings"),
+        ("[tool.training-aware]\nexclude = [1]\n", r"expected a list of strings"),
     ],
 )
 def test_bad_configuration_is_a_usage_error(tmp_path, capsys, toml, message):

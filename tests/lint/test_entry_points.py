@@ -34,7 +34,14 @@ def _script(name: str) -> str:
 
 
 ENTRY_POINTS = {
-    "python -m training_aware lint": lambda: [PYTHON, "-X", "importtime", "-m", "training_aware", "lint"],
+    "python -m training_aware lint": lambda: [
+        PYTHON,
+        "-X",
+        "importtime",
+        "-m",
+        "training_aware",
+        "lint",
+    ],
     "training-aware lint": lambda: [PYTHON, "-X", "importtime", _script("training-aware"), "lint"],
     "flake8 --select TA": lambda: [PYTHON, "-X", "importtime", _script("flake8"), "--select", "TA"],
 }
@@ -56,22 +63,29 @@ def test_entry_point_reports_without_importing_keras_or_tensorflow(entry):
 
 def test_flake8_positions_match_the_cli():
     flake8 = subprocess.run(
-        [_script("flake8"), "--select", "TA", str(SAMPLE)], capture_output=True, text=True, check=False
+        [_script("flake8"), "--select", "TA", str(SAMPLE)],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     ours = subprocess.run(
-        [_script("training-aware"), "lint", str(SAMPLE)], capture_output=True, text=True, check=False
+        [_script("training-aware"), "lint", str(SAMPLE)],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert flake8.stdout == ours.stdout
 
 
 def test_flake8_honours_noqa(tmp_path):
-    source = SAMPLE.read_text().replace(
-        "x = self.dropout(x)", "x = self.dropout(x)  # noqa: TA001"
-    )
+    source = SAMPLE.read_text().replace("x = self.dropout(x)", "x = self.dropout(x)  # noqa: TA001")
     target = tmp_path / "m.py"
     target.write_text(source)
     proc = subprocess.run(
-        [_script("flake8"), "--select", "TA", str(target)], capture_output=True, text=True, check=False
+        [_script("flake8"), "--select", "TA", str(target)],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.stdout.count("TA001") == 1
 

@@ -20,7 +20,9 @@ def run_json(capsys, *paths):
 
 def test_syntax_error_reports_ta000_with_the_parser_line_and_continues(tmp_path, capsys):
     broken = tmp_path / "a_broken.py"
-    broken.write_text("import keras\n\n\nclass M(keras.Model):\n    def call(self, x\n        return x\n")
+    broken.write_text(
+        "import keras\n\n\nclass M(keras.Model):\n    def call(self, x\n        return x\n"
+    )
     good = tmp_path / "b_bad.py"
     good.write_bytes((CASES / "ta005_bad.py").read_bytes())
     code, data = run_json(capsys, tmp_path)
@@ -67,7 +69,9 @@ def test_five_megabyte_generated_file(tmp_path, capsys):
     path = tmp_path / "generated.py"
     block = "TABLE_{i} = [" + ", ".join(str(n) for n in range(200)) + "]\n"
     lines = [block.format(i=i) for i in range(6000)]
-    lines.append("import keras\n\nclass M(keras.layers.Layer):\n    def call(self, x, training=True):\n        return x\n")
+    lines.append(
+        "import keras\n\nclass M(keras.layers.Layer):\n    def call(self, x, training=True):\n        return x\n"
+    )
     path.write_text("".join(lines))
     assert path.stat().st_size > 5_000_000
     start = time.perf_counter()

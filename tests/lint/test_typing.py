@@ -42,7 +42,9 @@ def test_unimported_name_is_unknown_and_not_reported():
     assert codes(CLASS.format(imp="", ctor="Dropout(0.5)")) == []
 
 
-@pytest.mark.parametrize("ctor", ["keras.layers.Dense(3)", "keras.layers.EinsumDense('ab,bc->ac', 3)"])
+@pytest.mark.parametrize(
+    "ctor", ["keras.layers.Dense(3)", "keras.layers.EinsumDense('ab,bc->ac', 3)"]
+)
 def test_dense_ignores_training_and_is_not_reported(ctor):
     assert codes(CLASS.format(imp="", ctor=ctor)) == []
 

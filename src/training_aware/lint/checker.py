@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import tokenize
+import warnings
 from collections.abc import Iterator
 from io import BytesIO
 
@@ -157,7 +158,11 @@ def lint_source(source: str | bytes, path: str = "<string>") -> list[Finding]:
         except SyntaxError as exc:
             return [_ta000(path, exc.lineno or 1, f"cannot decode: {exc.msg}")]
     try:
-        tree = ast.parse(source, filename=path)
+        with warnings.catch_warnings():
+            # The checked code's own warnings (an invalid escape sequence, `0.5[x]`) are not
+            # ours to print.
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source, filename=path)
     except SyntaxError as exc:
         line = exc.lineno or 1
         col = exc.offset or 1
