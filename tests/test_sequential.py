@@ -462,3 +462,25 @@ def test_unserializable_constructor_argument_is_named() -> None:
     model = ScaledStack([keras.layers.Dense(2)], tags=object())
     with pytest.raises(UnserializableChildError, match=re.escape("ScaledStack(tags=...)")):
         model.get_config()
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf.function and AutoGraph")
+def test_inside_a_user_tf_function_one_trace_per_mode_and_no_autograph_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import tensorflow as tf
+
+    probe = Probe()
+    model = TrainingSequential([keras.layers.Dense(4), keras.layers.BatchNormalization(), probe])
+    model.build((None, 5))
+    probe.seen.clear()  # `build` traced the stack once, in inference mode
+    step = tf.function(lambda x, training: model(x, training=training))
+    before = bn_stats(model)
+    for _ in range(3):
+        step(X, False)
+    assert same_arrays(bn_stats(model), before)
+    for _ in range(3):
+        step(X, True)
+    assert not same_arrays(bn_stats(model), before)
+    assert probe.seen == [False, True]  # traced once per mode, not once per call
+    assert not [r for r in caplog.records if "AutoGraph could not transform" in r.getMessage()]

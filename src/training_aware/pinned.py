@@ -87,6 +87,11 @@ class PinnedMode(keras.layers.Wrapper):  # type: ignore[misc]
         self._passes_training = bool(layer._call_has_training_arg)
         self.supports_masking = bool(getattr(layer, "supports_masking", False))
 
+    # TensorFlow's AutoGraph must not convert this plumbing when a user's `tf.function` calls the
+    # model (it runs as plain Python at trace time, as Keras' own `__call__` does); the marker is
+    # the one `tf.autograph.experimental.do_not_convert` sets, and means nothing to other backends.
+    autograph_info__ = None
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         # Keras writes the resolved mode of every call into the caller's shared call context and
         # never restores it (FACTS F3); leave that context exactly as it was found.

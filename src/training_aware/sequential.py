@@ -239,6 +239,11 @@ class TrainingSequential(keras.Model):  # type: ignore[misc]
             return
         self._input_batch_shape = tuple(input_shape)
 
+    # TensorFlow's AutoGraph must not convert this plumbing when a user's `tf.function` calls the
+    # model (it runs as plain Python at trace time, as Keras' own `__call__` does); the marker is
+    # the one `tf.autograph.experimental.do_not_convert` sets, and means nothing to other backends.
+    autograph_info__ = None
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         # Keras writes this call's resolved mode into the caller's shared call context and never
         # restores it (FACTS F3): `seq(x, training=True)` would reach the caller's later
@@ -381,6 +386,7 @@ def _snapshot(model: Any) -> list[tuple[Any, Any]] | None:
         return None
     if global_state.get_global_attribute("in_tf_graph_scope", False):
         return None
+    # An on-device copy (a TF read aliases the buffer that the next `assign` overwrites).
     return [(v, keras.ops.copy(v.value)) for v in model.non_trainable_variables]
 
 
