@@ -64,15 +64,25 @@ class _Tap:
 _TAPS: dict[int, _Tap] = {}
 
 
-def add(layer: Any, interceptor: Interceptor) -> tuple[Any, Interceptor]:
-    """Register `interceptor` on `layer`'s `call`; returns the handle for `remove`."""
+def add(
+    layer: Any, interceptor: Interceptor, *, innermost: bool = False
+) -> tuple[Any, Interceptor]:
+    """Register `interceptor` on `layer`'s `call`; returns the handle for `remove`.
+
+    By default it runs outside the interceptors already registered; `innermost=True` puts it
+    next to the original `call`, so it sees exactly the arguments `call` receives (the audit's
+    recorder, under an `override_modes` block).
+    """
     with _lock:
         tap = _TAPS.get(id(layer))
         if tap is None or tap.layer is not layer:
             tap = _Tap(layer)
             _TAPS[id(layer)] = tap
             object.__setattr__(layer, "call", tap.wrapper)
-        tap.interceptors = (*tap.interceptors, interceptor)
+        if innermost:
+            tap.interceptors = (interceptor, *tap.interceptors)
+        else:
+            tap.interceptors = (*tap.interceptors, interceptor)
     return (layer, interceptor)
 
 

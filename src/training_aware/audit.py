@@ -296,7 +296,7 @@ def audit(model: Any, x: Any, y: Any = None, *, batch_size: int | None = None) -
     )
     recording: dict[tuple[str, int], set[Any]] = {}
     changed: dict[str, set[int]] = {}
-    handles = [_calltap.add(e.layer, _record) for e in judged]
+    handles = [_calltap.add(e.layer, _record, innermost=True) for e in judged]
     token = _RECORDING.set(recording)
     try:
         with _restoring(model) as variables:

@@ -1,0 +1,272 @@
+"""audit / ModeReport / assert_training_modes on real Keras models.
+
+Every FACTS row the audit must catch is a pair: the audit flags the plain-Keras model (the bug is
+still there), and reports the library's version of the same model as clean.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import keras
+import numpy as np
+import pytest
+
+from tests import seed_models
+from tests._mode_models import (
+    FEATURES,
+    FrozenBackbone,
+    GoodModel,
+    LeakyMC,
+    NoForward,
+    functional_mc,
+    resizing_then_bn,
+    transfer,
+)
+from tests.conftest import BACKEND
+from training_aware import (
+    ModeMismatchError,
+    PinnedMode,
+    TrainingAwareModel,
+    audit,
+    freeze_batchnorm,
+    override_modes,
+)
+from training_aware.errors import AuditError
+from training_aware.testing import assert_training_modes
+
+X = np.random.default_rng(2).standard_normal((8, FEATURES)).astype("float32")
+
+
+def flagged(report: Any) -> set[tuple[str, str]]:
+    return {(p.path, p.entry_point) for p in report.problems if p.kind == "wrong-mode"}
+
+
+def all_variables(model: keras.Model) -> list[np.ndarray]:
+    return [keras.ops.convert_to_numpy(v.value).copy() for v in model.variables]
+
+
+@pytest.mark.backend
+def test_f1_bad_model_is_flagged_and_the_training_aware_version_is_clean() -> None:
+    report = audit(seed_models.bad_model(units=3), X)
+    assert flagged(report) == {("batch_normalization", "fit"), ("dropout", "fit")}
+    fix = report.problems[0].fix
+    assert "has no `training` parameter" in fix and "FACTS F1" in fix
+    assert audit(seed_models.bad_model(TrainingAwareModel, units=3), X).ok
+
+
+@pytest.mark.backend
+def test_seed_good_and_complex_models_are_clean() -> None:
+    assert audit(seed_models.good_model(units=3), X).ok
+    assert audit(seed_models.complex_model(units=3), X).ok
+
+
+@pytest.mark.backend
+def test_f2_non_forwarding_call_is_flagged_on_jax_only() -> None:
+    report = audit(NoForward(), X)
+    if BACKEND == "jax":
+        assert [(p.layer_class, p.entry_point) for p in report.problems] == [
+            ("BatchNormalization", "fit")
+        ]
+        assert "FACTS F2" in report.problems[0].fix
+    else:
+        assert report.ok  # TensorFlow's call context carries it: F2 is JAX-only
+
+    class Fixed(TrainingAwareModel):
+        def __init__(self) -> None:
+            super().__init__()
+            self.dense = keras.layers.Dense(3)
+            self.batch_norm = keras.layers.BatchNormalization()
+
+        def call(self, inputs: Any, training: Any = False) -> Any:
+            return self.batch_norm(self.dense(inputs))
+
+    assert audit(Fixed(), X).ok
+
+
+@pytest.mark.backend
+def test_f3_leaking_explicit_override_is_flagged_and_pinned_mode_is_clean() -> None:
+    report = audit(LeakyMC(), X)
+    bn = next(p.path for p in report.problems if p.layer_class == "BatchNormalization")
+    assert (bn, "call(training=False)") in flagged(report)
+    if BACKEND == "tensorflow":
+        assert (bn, "predict") in flagged(report)
+
+    class Pinned(keras.Model):
+        def __init__(self) -> None:
+            super().__init__()
+            self.dense = keras.layers.Dense(3)
+            self.drop = PinnedMode(keras.layers.Dropout(0.5), training=True)
+            self.bn = keras.layers.BatchNormalization()
+
+        def call(self, inputs: Any, training: Any = None) -> Any:
+            return self.bn(self.drop(self.dense(inputs)), training=training)
+
+    assert audit(Pinned(), X).ok
+
+
+@pytest.mark.backend
+def test_f4_hard_coded_functional_dropout_is_flagged_and_pinned_mode_is_clean() -> None:
+    report = audit(functional_mc(), X)
+    assert {("mc_dropout", "predict"), ("mc_dropout", "evaluate")} <= flagged(report)
+    problem = next(p for p in report.problems if p.entry_point == "predict")
+    assert (problem.expected, problem.received) == ("training", "inference")
+    assert "PinnedMode(layer, training=True)" in problem.fix and "FACTS F4" in problem.fix
+
+    inputs = keras.Input((FEATURES,))
+    h = keras.layers.BatchNormalization(name="bn")(keras.layers.Dense(3)(inputs))
+    h = PinnedMode(keras.layers.Dropout(0.5), training=True, name="mc")(h)
+    assert audit(keras.Model(inputs, keras.layers.Dense(2)(h)), X).ok
+
+
+@pytest.mark.backend
+def test_f9_training_true_default_upstream_is_flagged_with_changed_statistics() -> None:
+    report = audit(resizing_then_bn(), X)
+    assert ("bn", "call()") in flagged(report)
+    bn = next(p for p in report.problems if p.path == "bn" and p.entry_point == "call()")
+    assert "changed its moving statistics" in bn.message
+    resize = next(p for p in report.problems if p.path == "sequential/resize")
+    assert "defaults to training=True" in resize.fix and "FACTS F9" in resize.fix
+
+
+@pytest.mark.backend
+def test_f10_fit_overriding_training_false_is_flagged_and_freeze_batchnorm_is_clean() -> None:
+    report = audit(transfer(trainable_base=True), X)
+    assert ("base/bn", "fit") in flagged(report)
+    fix = next(p.fix for p in report.problems if p.entry_point == "fit")
+    assert "freeze_batchnorm(model.get_layer('base'))" in fix and "FACTS F10" in fix
+    fixed = transfer(trainable_base=True)
+    freeze_batchnorm(fixed)
+    assert audit(fixed, X).ok
+
+
+@pytest.mark.backend
+def test_f13_sticky_false_starves_the_head_and_the_training_aware_version_is_clean() -> None:
+    report = audit(FrozenBackbone(), X)
+    assert ("head_bn", "fit") in flagged(report)
+
+    class Fixed(TrainingAwareModel):
+        def __init__(self) -> None:
+            super().__init__()
+            self.backbone = keras.Sequential(
+                [keras.layers.Dense(3), keras.layers.BatchNormalization()], name="backbone"
+            )
+            self.backbone.trainable = False
+            self.head_bn = keras.layers.BatchNormalization(name="head_bn")
+
+        def call(self, inputs: Any, training: Any = None) -> Any:
+            return self.head_bn(self.backbone(inputs, training=False))
+
+    assert audit(Fixed(), X).ok
+
+
+@pytest.mark.backend
+def test_everything_is_restored_bit_identically_on_a_compiled_trained_model() -> None:
+    model = GoodModel()
+    model.compile(optimizer=keras.optimizers.Adam(0.1), loss="mse", metrics=["mae"])
+    model.fit(X, np.ones((8, 3), "float32"), batch_size=4, verbose=0)
+    variables = all_variables(model)
+    optimizer = model.optimizer
+    slots = [keras.ops.convert_to_numpy(v.value).copy() for v in optimizer.variables]
+    metrics = [keras.ops.convert_to_numpy(v.value).copy() for v in model.metrics_variables]
+    attributes = dict(vars(model))
+    report = audit(model, X, np.ones((8, 3), "float32"))
+    assert report.ok and report.notes == []
+    assert all(map(np.array_equal, all_variables(model), variables))
+    assert model.optimizer is optimizer
+    assert all(
+        np.array_equal(keras.ops.convert_to_numpy(v.value), s)
+        for v, s in zip(optimizer.variables, slots, strict=True)
+    )
+    assert all(
+        np.array_equal(keras.ops.convert_to_numpy(v.value), s)
+        for v, s in zip(model.metrics_variables, metrics, strict=True)
+    )
+    assert vars(model).keys() == attributes.keys()
+    assert all(vars(model)[k] is v for k, v in attributes.items())
+    assert all("call" not in vars(layer) for layer in model._flatten_layers())
+
+
+def test_an_uncompiled_model_stays_uncompiled_and_the_report_says_so() -> None:
+    model = GoodModel()
+    report = audit(model, X)
+    assert not model.compiled and getattr(model, "optimizer", None) is None
+    assert any("not compiled" in note and "throwaway" in note for note in report.notes)
+    assert any("y was not given" in note for note in report.notes)
+
+
+def test_a_failed_audit_leaves_the_model_as_it_was() -> None:
+    model = GoodModel()
+    model.compile(optimizer="sgd", loss="mse")
+    model(X)
+    variables = all_variables(model)
+    with pytest.raises(AuditError, match=r"fit of GoodModel .* failed"):
+        audit(model, X, np.zeros((8, 7), "float32"))  # wrong target shape
+    assert all(map(np.array_equal, all_variables(model), variables))
+    assert model.optimizer.iterations.numpy() == 0
+
+
+def test_statistics_changed_by_a_layer_without_training_are_flagged() -> None:
+    class Counter(keras.layers.Layer):
+        def build(self, input_shape: Any) -> None:
+            self.count = self.add_weight(shape=(), initializer="zeros", trainable=False)
+
+        def call(self, inputs: Any) -> Any:
+            self.count.assign(self.count + 1.0)
+            return inputs
+
+    model = keras.Sequential(
+        [keras.Input((FEATURES,)), Counter(name="counter"), keras.layers.Dense(2)]
+    )
+    report = audit(model, X)
+    kinds = {(p.path, p.entry_point, p.kind) for p in report.problems}
+    assert ("counter", "predict", "statistics-changed") in kinds
+    assert ("counter", "call(training=False)", "statistics-changed") in kinds
+    assert float(keras.ops.convert_to_numpy(model.layers[0].count)) == 0.0
+
+
+def test_audit_inside_override_modes_expects_the_forced_modes() -> None:
+    model = functional_mc()
+    assert not audit(model, X).ok
+    with override_modes(model, {"mc_dropout": True}):
+        assert audit(model, X).ok
+
+
+def test_report_table_dict_and_errors() -> None:
+    report = audit(seed_models.bad_model(units=3), X)
+    text = report.to_text()
+    assert "layer" in text and "fit" in text and "train/infer" in text and "infer!" in text
+    assert str(report) == text  # not a terminal: plain text
+    data = json.loads(json.dumps(report.to_dict()))
+    assert data["ok"] is False and data["entry_points"][0] == "fit"
+    assert data["problems"][0]["expected"] == "training"
+    assert data["rows"][0]["modes"]["fit"]["received"] == ["inference"]
+    with pytest.raises(ModeMismatchError, match=r"2 problem\(s\):\n  - batch_normalization"):
+        report.raise_for_problems()
+    audit(GoodModel(), X).raise_for_problems()  # clean: no error
+
+
+def test_report_uses_rich_colours_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("rich")
+    from training_aware import report as report_module
+
+    report = audit(seed_models.bad_model(units=3), X)
+    monkeypatch.setattr(report_module, "_colour_terminal", lambda: True)
+    coloured = str(report)
+    assert "\x1b[" in coloured and "batch_normalization" in coloured
+    monkeypatch.undo()
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not report_module._colour_terminal()
+    assert "\x1b[" not in str(report)
+
+
+def test_assert_training_modes_for_users_suites() -> None:
+    with pytest.raises(ModeMismatchError, match=r"FACTS F1"):
+        assert_training_modes(seed_models.bad_model(units=3), X)
+    assert assert_training_modes(GoodModel(), X).ok
+
+
+def test_audit_needs_a_model() -> None:
+    with pytest.raises(TypeError, match=r"audit expected a keras\.Model"):
+        audit(keras.layers.Dense(2), X)
