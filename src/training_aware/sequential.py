@@ -1,21 +1,17 @@
 """`TrainingSequential`: a stack of children, each given the caller's resolved `training` mode.
 
-It replaces both `keras.Sequential` and the hand-written loop `for layer in self.layers_list:
-x = layer(x, training=training) if isinstance(layer, (BatchNormalization, Dropout)) else layer(x)`.
-The mode is resolved once per call (the argument, else the enclosing training-aware call's mode,
-else inference), pushed as a frame (so a plain callable that calls layers internally propagates it
-too) and passed explicitly to every child whose signature declares `training`. Which children
-accept it is decided once, when the child is added, never per call.
+It replaces `keras.Sequential` and the seed's `isinstance` loop over `self.layers_list`. The mode
+is resolved once per call (the argument, else the enclosing training-aware call's mode, else
+inference), pushed as a frame (so a plain callable that calls layers propagates it too) and passed
+explicitly to each child whose signature declares `training`, decided once per child, at `add`.
 
-Why a `keras.Model` subclass and not a `keras.Sequential` subclass: `keras.Sequential` turns its
-stack into a `Functional` graph as soon as the input shape is known and then runs that graph, whose
-nodes must be Keras layers; a plain callable cannot be a node. Keras also special-cases
-`isinstance(model, keras.Sequential)` in `clone_model`, `export`, the SavedModel signature and
-`plot_model`, assuming every entry of `model.layers` is a layer and `model.inputs` exists. A
-subclass that overrode `build`/`call` to hold callables would pass those checks and then break
-inside them. So `TrainingSequential` is a `keras.Model` with Sequential's public surface (same
-constructor, `add`, `pop`, `layers`, `build`, `summary`) plus `len`, indexing and iteration over
-*all* children; `layers` lists the Keras layers among them, as `Model.layers` always does.
+Why `keras.Model` and not `keras.Sequential`: `Sequential` compiles its stack into a `Functional`
+graph whose nodes must be layers, so it cannot hold a plain callable; and Keras special-cases
+`isinstance(model, keras.Sequential)` (`clone_model`, `export`, the SavedModel signature,
+`plot_model`) assuming every `model.layers` entry is a layer and `model.inputs` exists. A subclass
+holding callables would pass those checks and break inside them. So this is a `keras.Model` with
+Sequential's surface (constructor, `add`, `pop`, `layers`, `build`, `summary`) plus `len`,
+indexing and iteration over *all* children; `layers` lists the Keras layers among them.
 """
 
 from __future__ import annotations
@@ -38,8 +34,7 @@ from training_aware.signature import accepts_training
 
 __all__ = ["TrainingSequential"]
 
-# Config keys written by `get_config` itself; every other key is a constructor argument.
-_OWN_KEYS = ("layers", "build_input_shape", "input_dtype")
+# Constructor arguments that `get_config` writes from the live model, not from the record.
 _BASE_ARGS = ("layers", "trainable", "name")
 
 
@@ -86,7 +81,9 @@ class TrainingSequential(keras.Model):  # type: ignore[misc]
         # Recorded here, not in `__init__`: `__new__` sees exactly the arguments the most derived
         # class was constructed with (Keras' own auto-config records only defaults for Models,
         # FACTS F14), so a subclass with extra constructor arguments round-trips them.
-        object.__setattr__(instance, "_constructor_arguments", _bind(cls, args, kwargs))
+        arguments = _bind(cls, args, kwargs)
+        extra = {k: v for k, v in arguments.items() if k not in _BASE_ARGS}
+        object.__setattr__(instance, "_constructor_arguments", extra)
         return instance
 
     def __init__(
@@ -119,8 +116,17 @@ class TrainingSequential(keras.Model):  # type: ignore[misc]
             InvalidChildError: `layer` is not callable, or is a class instead of an instance.
         """
         index = len(self._children)
-        if _is_input(layer):
-            self._set_input(layer, index)
+        history = getattr(layer, "_keras_history", None)
+        if history is not None and isinstance(history[0], InputLayer):
+            layer = history[0]  # `keras.Input(...)`: its InputLayer sets the input shape
+        if isinstance(layer, InputLayer):
+            if index != 0 or self._input_batch_shape is not None:
+                raise ValueError(
+                    f"TrainingSequential '{self.name}': an input (`keras.Input`/`InputLayer`) "
+                    f"was given as child {index}; it can only come first, once. Fix: remove it."
+                )
+            self._input_batch_shape = tuple(layer.batch_shape)
+            self._input_dtype = layer.dtype
         else:
             _check_child(layer, index)
             if isinstance(layer, keras.layers.Layer) and not self._name_is_unique(layer):
@@ -161,10 +167,7 @@ class TrainingSequential(keras.Model):  # type: ignore[misc]
 
     @layers.setter
     def layers(self, _: Any) -> None:
-        raise AttributeError(
-            "`TrainingSequential.layers` is read-only. Use `add()` and `pop()` to change the "
-            "children of the model."
-        )
+        raise AttributeError("`TrainingSequential.layers` is read-only: use `add()` and `pop()`.")
 
     def __len__(self) -> int:
         return len(self._children)
@@ -190,17 +193,6 @@ class TrainingSequential(keras.Model):  # type: ignore[misc]
             not isinstance(c, keras.layers.Layer) or c.name != layer.name or c is layer
             for c in self._children
         )
-
-    def _set_input(self, layer: Any, index: int) -> None:
-        input_layer = layer if isinstance(layer, InputLayer) else layer._keras_history[0]
-        if index != 0 or self._input_batch_shape is not None:
-            raise ValueError(
-                f"TrainingSequential '{self.name}': an input (`keras.Input`/`InputLayer`) was "
-                f"given as child {index}; it can only come first, once. Fix: remove it, or put "
-                "it first in the list."
-            )
-        self._input_batch_shape = tuple(input_layer.batch_shape)
-        self._input_dtype = input_layer.dtype
 
     def _maybe_rebuild(self) -> None:
         if self._input_batch_shape is not None and self._children:
@@ -235,9 +227,8 @@ class TrainingSequential(keras.Model):  # type: ignore[misc]
             lambda shape: keras.KerasTensor(shape, dtype=dtype), input_shape
         )
         compute_output_spec(self.call, inputs, training=False)
-        if keras.tree.is_nested(input_shape) and not _is_shape(input_shape):
-            return
-        self._input_batch_shape = tuple(input_shape)
+        if all(d is None or isinstance(d, int) for d in input_shape):  # one input: remember it
+            self._input_batch_shape = tuple(input_shape)
 
     # TensorFlow's AutoGraph must not convert this plumbing when a user's `tf.function` calls the
     # model (it runs as plain Python at trace time, as Keras' own `__call__` does); the marker is
@@ -287,7 +278,7 @@ class TrainingSequential(keras.Model):  # type: ignore[misc]
     # -- serialization ---------------------------------------------------------------------
 
     def get_config(self) -> dict[str, Any]:
-        """The children's configs plus every constructor argument (subclasses included).
+        """The children's configs plus a subclass's own constructor arguments (FACTS F14).
 
         Raises:
             UnserializableChildError: a child is a plain callable, or a constructor argument is
@@ -304,11 +295,10 @@ class TrainingSequential(keras.Model):  # type: ignore[misc]
                     "keras.layers.Lambda(fn)."
                 )
             children.append(keras.saving.serialize_keras_object(child))
-        config: dict[str, Any] = {}
-        arguments: dict[str, Any] = getattr(self, "_constructor_arguments", None) or {}
-        for key, value in arguments.items():
-            if key not in _BASE_ARGS:
-                config[key] = _encode(value, f"{type(self).__qualname__}({key}=...)")
+        where = type(self).__qualname__
+        config = {
+            k: _encode(v, f"{where}({k}=...)") for k, v in self._constructor_arguments.items()
+        }
         config.update(name=self.name, trainable=self.trainable, layers=children)
         if self._input_batch_shape is not None:
             config["build_input_shape"] = list(self._input_batch_shape)
@@ -354,13 +344,6 @@ def _takes_training(child: Any) -> bool:
     return accepts_training(child)
 
 
-def _is_input(obj: Any) -> bool:
-    if isinstance(obj, InputLayer):
-        return True
-    history = getattr(obj, "_keras_history", None)
-    return history is not None and isinstance(history[0], InputLayer)
-
-
 def _check_child(child: Any, index: int) -> None:
     if isinstance(child, type):
         raise InvalidChildError(
@@ -374,10 +357,6 @@ def _check_child(child: Any, index: int) -> None:
             "Expected a Keras layer or model, a TrainingSequential, or a callable (function, "
             "lambda, object with __call__). Fix: pass a layer such as keras.layers.Dense(8)."
         )
-
-
-def _is_shape(value: Any) -> bool:
-    return isinstance(value, (list, tuple)) and all(v is None or isinstance(v, int) for v in value)
 
 
 def _snapshot(model: Any) -> list[tuple[Any, Any]] | None:
@@ -395,29 +374,36 @@ def _restore(saved: list[tuple[Any, Any]]) -> None:
         variable.assign(value)
 
 
-def _bind(cls: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any] | None:
-    """The constructor arguments by name, defaults included (None if they do not bind)."""
+def _bind(cls: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The constructor arguments by name, defaults included (`*args` kept as a tuple to refuse)."""
     try:
         bound = inspect.signature(cls.__init__).bind(None, *args, **kwargs)
     except TypeError:
-        return None  # `__init__` raises its own, clearer error
+        return {}  # `__init__` raises its own, clearer error
     bound.apply_defaults()
     arguments: dict[str, Any] = {}
-    for i, (key, value) in enumerate(bound.arguments.items()):
-        parameter = bound.signature.parameters[key]
-        if i == 0:
-            continue  # self
-        if parameter.kind is parameter.VAR_KEYWORD:
+    for key, value in list(bound.arguments.items())[1:]:  # [0] is self
+        kind = bound.signature.parameters[key].kind
+        if kind is inspect.Parameter.VAR_KEYWORD:
             arguments.update(value)
-        elif parameter.kind is parameter.VAR_POSITIONAL:
-            if value:
-                arguments[f"*{key}"] = value
-        else:
+        elif kind is not inspect.Parameter.VAR_POSITIONAL:
             arguments[key] = value
+        elif value:
+            arguments[key] = _Positional(value)
     return arguments
 
 
+class _Positional(tuple[Any, ...]):
+    """`*args` a subclass was constructed with: they cannot be replayed by keyword."""
+
+
 def _encode(value: Any, where: str) -> Any:
+    if isinstance(value, _Positional):
+        raise UnserializableChildError(
+            f"Cannot serialize {where}: the model was constructed with extra positional "
+            f"arguments {describe(tuple(value))}, which from_config cannot pass back by name. "
+            "Fix: pass them by keyword, or override get_config()/from_config()."
+        )
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, (list, tuple)):
