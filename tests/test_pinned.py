@@ -188,6 +188,18 @@ def test_pinned_mode_inside_training_sequential() -> None:
     assert same_arrays(bn_stats(model), before)  # the BatchNorm after it in inference
 
 
+@pytest.mark.backend
+def test_extra_positional_arguments_reach_the_wrapped_layer() -> None:
+    attention = keras.layers.MultiHeadAttention(num_heads=1, key_dim=2, dropout=0.5)
+    pinned = PinnedMode(attention, training=True)
+    q = np.stack([X, 2 * X, 3 * X], axis=1)
+    v = q[:, ::-1]
+    first, second = np_(pinned(q, v)), np_(pinned(q, v))
+    assert first.shape == (16, 3, 4)
+    assert not np.array_equal(first, second)  # attention dropout on, though nobody asked
+    assert np.array_equal(np_(attention(q, v)), np_(attention(q, v)))  # unwrapped: off
+
+
 # -- construction errors, config, shapes -------------------------------------------------------
 
 

@@ -463,6 +463,13 @@ def test_unserializable_constructor_argument_is_named() -> None:
     with pytest.raises(UnserializableChildError, match=re.escape("ScaledStack(tags=...)")):
         model.get_config()
 
+    class Starred(TrainingSequential):
+        def __init__(self, *blocks: Any) -> None:
+            super().__init__(list(blocks))
+
+    with pytest.raises(UnserializableChildError, match="extra positional arguments"):
+        Starred(keras.layers.Dense(2)).get_config()
+
 
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf.function and AutoGraph")
 def test_inside_a_user_tf_function_one_trace_per_mode_and_no_autograph_warning(

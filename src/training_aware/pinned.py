@@ -48,6 +48,7 @@ class PinnedMode(keras.layers.Wrapper):  # type: ignore[misc]
 
     Call arguments:
         inputs: the wrapped layer's inputs.
+        *args: further positional arguments for the wrapped layer.
         **kwargs: other call arguments for the wrapped layer (such as `mask`). A `training`
             passed by the caller is ignored: the pinned mode wins.
 
@@ -100,13 +101,13 @@ class PinnedMode(keras.layers.Wrapper):  # type: ignore[misc]
         with scope.preserve_keras_context():
             return super().__call__(*args, **kwargs)
 
-    def call(self, inputs: Any, **kwargs: Any) -> Any:
+    def call(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         kwargs.pop("training", None)
         if self._passes_training:
             kwargs["training"] = self._pinned
         token = scope.push(self._pinned, None, self)
         try:
-            return self.layer(inputs, **kwargs)
+            return self.layer(inputs, *args, **kwargs)
         finally:
             scope.pop(token)
 
@@ -116,8 +117,19 @@ class PinnedMode(keras.layers.Wrapper):  # type: ignore[misc]
         return self._pinned
 
     def build(self, input_shape: Any = None) -> None:
-        """Build the wrapped layer by tracing it on symbolic inputs of this shape."""
+        """Build the wrapped layer by tracing it on symbolic inputs of this shape.
+
+        A wrapped layer that takes several required inputs (`MultiHeadAttention(query, value)`)
+        is left to build itself on its first call, as Keras does for a layer it cannot trace.
+        """
         if self.layer.built or input_shape is None:
+            return
+        required = [
+            p
+            for p in self.layer._call_signature.parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+        ]
+        if len(required) > 1:
             return
         dtype = self.input_dtype
         inputs = keras.tree.map_shape_structure(
@@ -128,9 +140,9 @@ class PinnedMode(keras.layers.Wrapper):  # type: ignore[misc]
     def compute_output_shape(self, input_shape: Any) -> Any:
         return self.layer.compute_output_shape(input_shape)
 
-    def compute_output_spec(self, inputs: Any, **kwargs: Any) -> Any:
+    def compute_output_spec(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         kwargs.pop("training", None)
-        return self.layer.compute_output_spec(inputs, **kwargs)
+        return self.layer.compute_output_spec(inputs, *args, **kwargs)
 
     def compute_mask(self, inputs: Any, previous_mask: Any = None) -> Any:
         return self.layer.compute_mask(inputs, previous_mask)
