@@ -1,4 +1,4 @@
-"""The bad/good corpus in tests/lint_cases: each bad file reports exactly its rule, good is clean."""
+"""The corpus in tests/lint_cases: each bad file reports exactly its rule; good files are clean."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`training-aware lint`: output format, JSON, selection, noqa, pyproject config, recursion, exit."""
+"""`training-aware lint`: output, JSON, selection, noqa, pyproject config, recursion, exit codes."""
 
 from __future__ import annotations
 

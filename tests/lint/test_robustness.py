@@ -70,7 +70,8 @@ def test_five_megabyte_generated_file(tmp_path, capsys):
     block = "TABLE_{i} = [" + ", ".join(str(n) for n in range(200)) + "]\n"
     lines = [block.format(i=i) for i in range(6000)]
     lines.append(
-        "import keras\n\nclass M(keras.layers.Layer):\n    def call(self, x, training=True):\n        return x\n"
+        "import keras\n\nclass M(keras.layers.Layer):\n"
+        "    def call(self, x, training=True):\n        return x\n"
     )
     path.write_text("".join(lines))
     assert path.stat().st_size > 5_000_000

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import pytest
+
+from training_aware.lint import lint_source
 
 from .helpers import codes
 
@@ -260,3 +264,36 @@ def test_annotated_model_parameter_under_tape():
         return tape.gradient(y, model.trainable_variables)
     """
     assert codes(source) == ["TA006"]
+
+
+def test_plain_layer_without_training_is_checked_at_its_caller():
+    source = """
+    import keras
+
+    class Block(keras.layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.norm = keras.layers.BatchNormalization()
+
+        def call(self, x):  # not reported: the call context hands it the caller's mode
+            return self.norm(x)
+
+    class Forwards(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.block = Block()
+
+        def call(self, x, training=None):
+            return self.block(x, training=training)
+
+    class Drops(Forwards):
+        def call(self, x, training=None):
+            return self.block(x)
+
+    class Outermost(Forwards):
+        def call(self, x):
+            return self.block(x)
+    """
+    found = lint_source(textwrap.dedent(source))
+    assert [(f.code, f.line) for f in found] == [("TA002", 22), ("TA001", 26)]
+    assert "`self.block` (Block)" in found[0].message

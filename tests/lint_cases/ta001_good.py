@@ -3,7 +3,7 @@ import tensorflow as tf
 from keras import layers
 
 
-class Block(keras.layers.Layer):
+class Net(keras.Model):
     def __init__(self):
         super().__init__()
         self.norm = layers.BatchNormalization()

@@ -73,6 +73,7 @@ class CallBodyChecker:
         self.report = report
         params = {a.arg for a in (*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs)}
         self.has_training = "training" in params
+        self.is_model = typer.is_model_like(cls_name)
         self.fallback = 0
 
     def run(self) -> None:
@@ -195,7 +196,10 @@ class CallBodyChecker:
             return
         if self.has_training:
             self.report(call, "TA002", rules.ta002(self.cls, describe(func), user))
-        else:
+        elif self.is_model:
+            # A plain layer without `training` still gets the mode through Keras' call context
+            # when its caller passes it (its caller is then checked); a model is the outermost
+            # call, where `fit` passes nothing (FACTS F1).
             self.report(call, "TA001", rules.ta001_sublayer(self.cls, describe(func), user))
 
     def check_direct_call(self, call: ast.Call, owner: ast.expr, env: dict[str, Ty]) -> None:

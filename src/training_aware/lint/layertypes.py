@@ -95,6 +95,9 @@ _OPAQUE = frozenset({"Lambda", "JaxLayer", "FlaxLayer", "TorchModuleWrapper", "T
 _OPAQUE |= frozenset({"StackedRNNCells"})
 
 
+_MODEL_NAMES = frozenset({"Model", "Sequential", "Functional", "Backbone", "Task"})
+
+
 def _is_zero(node: ast.expr) -> bool:
     if not isinstance(node, ast.Constant) or isinstance(node.value, bool):
         return False
@@ -200,6 +203,43 @@ class Typer:
         self._layer_like[name] = result
         return result
 
+    def is_model_like(self, name: str) -> bool:
+        """Does the same-module class `name` derive from a Keras `Model` (a likely outermost
+        model, which `fit` calls without `training` when `call` lacks it, FACTS F1)?"""
+        seen: set[str] = set()
+        while name in self.classes and name not in seen:
+            seen.add(name)
+            cls = self.classes[name]
+            local = None
+            for base, path in self.base_paths(cls):
+                if keras_layer_name(path) in _MODEL_NAMES:
+                    return True
+                if isinstance(base, ast.Name) and base.id in self.classes:
+                    local = base.id
+            if local is None:
+                return False
+            name = local
+        return False
+
+    def calls_mode_dependent_sublayer(
+        self, cls: ast.ClassDef, call: ast.FunctionDef | ast.AsyncFunctionDef
+    ) -> bool:
+        """Does `call` use an attribute of self whose type uses `training`?"""
+        from training_aware.lint.sublayers import collect_attributes
+
+        attrs = collect_attributes(cls, self)
+        users = {key[5:] for key, ty in attrs.items() if ty.user() is not None}
+        if not users:
+            return False
+        return any(
+            isinstance(node, ast.Attribute)
+            and node.attr in users
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "self"
+            for stmt in call.body
+            for node in ast.walk(stmt)
+        )
+
     def class_kind(self, name: str) -> Kind:
         """What the same-module class `name` does with `training` (its own or inherited `call`)."""
         if name in self._kinds:
@@ -210,7 +250,14 @@ class Typer:
         kind = Kind.UNKNOWN
         if call is not None:
             if training_default(call) is False:
-                kind = Kind.NOTRAIN if self.is_layer_like(name) else Kind.UNKNOWN
+                if not self.is_layer_like(name):
+                    kind = Kind.UNKNOWN
+                elif self.calls_mode_dependent_sublayer(cls, call):
+                    # `call` lacks `training`, but Keras' call context still hands the mode to
+                    # its sublayers when the caller passes `training=`: it depends on it.
+                    kind = Kind.USES
+                else:
+                    kind = Kind.NOTRAIN
             elif any(
                 isinstance(n, ast.Name) and n.id == "training"
                 for stmt in call.body

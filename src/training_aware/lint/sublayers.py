@@ -18,6 +18,9 @@ _ADDERS = frozenset({"append", "insert", "extend", "add", "update", "setdefault"
 def collect_attributes(cls: ast.ClassDef, typer: Typer) -> dict[str, Ty]:
     """Types of the attributes of self that the methods of `cls` (but `call`) assign.
 
+    Attributes assigned by base classes defined in the same module are included (the base's
+    first, so a subclass's own assignments add to them).
+
     Args:
         cls: the class.
         typer: the module's typer.
@@ -26,11 +29,27 @@ def collect_attributes(cls: ast.ClassDef, typer: Typer) -> dict[str, Ty]:
         A mapping `self.attr` -> type, ready to use as the environment of `call`.
     """
     attrs: dict[str, Ty] = {}
+    seen = {cls.name}
+    chain: list[ast.ClassDef] = []
+    base = cls
+    while True:
+        local = [b.id for b in base.bases if isinstance(b, ast.Name) and b.id in typer.classes]
+        if not local or local[0] in seen:
+            break
+        seen.add(local[0])
+        base = typer.classes[local[0]]
+        chain.append(base)
+    for ancestor in reversed(chain):
+        _collect_own(ancestor, typer, attrs)
+    _collect_own(cls, typer, attrs)
+    return attrs
+
+
+def _collect_own(cls: ast.ClassDef, typer: Typer, attrs: dict[str, Ty]) -> None:
     for method in cls.body:
         if isinstance(method, ast.FunctionDef | ast.AsyncFunctionDef) and method.name != "call":
             env = dict(attrs)
             _scan(method.body, env, attrs, typer)
-    return attrs
 
 
 def _set(key: str, ty: Ty, env: dict[str, Ty], attrs: dict[str, Ty]) -> None:
