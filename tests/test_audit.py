@@ -207,6 +207,19 @@ def test_a_failed_audit_leaves_the_model_as_it_was() -> None:
     assert model.optimizer.iterations.numpy() == 0
 
 
+@pytest.mark.backend
+def test_a_failing_predict_leaves_every_variable_in_place() -> None:
+    # On JAX, Keras' own predict loop takes the variables' values out and, when it fails, does
+    # not put them back; the audit restores them.
+    model = transfer()
+    variables = all_variables(model)
+    wrong = np.zeros((8, FEATURES + 1), "float32")
+    with pytest.raises(AuditError, match=r"predict of Functional 'transfer' failed"):
+        audit(model, wrong)
+    assert all(map(np.array_equal, all_variables(model), variables))
+    assert model.predict(X, verbose=0).shape == (8, 2)
+
+
 def test_statistics_changed_by_a_layer_without_training_are_flagged() -> None:
     class Counter(keras.layers.Layer):
         def build(self, input_shape: Any) -> None:

@@ -95,6 +95,16 @@ def test_f4_plain_predict_ignores_hard_coded_dropout_and_mc_predict_samples() ->
     assert same_arrays(bn_stats(model), stats)
 
 
+@pytest.mark.backend
+def test_a_failing_predict_leaves_the_model_in_place() -> None:
+    model = bn_then_dropout()
+    weights = [keras.ops.convert_to_numpy(v.value).copy() for v in model.variables]
+    with pytest.raises(ValueError, match="incompatible"):
+        mc_predict(model, np.zeros((4, FEATURES + 1), "float32"), samples=2, verbose=0)
+    after = [keras.ops.convert_to_numpy(v.value) for v in model.variables]
+    assert same_arrays(after, weights)
+
+
 def test_multi_output_models_give_a_structure() -> None:
     inputs = keras.Input((FEATURES,))
     h = keras.layers.Dropout(0.5)(keras.layers.Dense(4)(inputs))

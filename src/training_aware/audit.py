@@ -152,7 +152,11 @@ def _assign(variables: list[Any], values: list[np.ndarray]) -> None:
     import keras
 
     for variable, value in zip(variables, values, strict=True):
-        if not np.array_equal(keras.ops.convert_to_numpy(variable.value), value):
+        try:
+            current = keras.ops.convert_to_numpy(variable.value)
+        except Exception:  # JAX's trainer purges values during a loop and a failure leaves them so
+            current = None
+        if current is None or not np.array_equal(current, value):
             variable.assign(value)
 
 
@@ -311,20 +315,22 @@ def audit(model: Any, x: Any, y: Any = None, *, batch_size: int | None = None) -
                     object.__setattr__(model, name, step)
                 entry_token = _ENTRY.set(entry_point)
                 try:
-                    return fn()
-                except Exception as error:
-                    raise AuditError(
-                        f"audit: {entry_point} of {report.model} failed: "
-                        f"{type(error).__name__}: {error}"
-                        + (" Fix: pass y= matching your compiled loss." if y is None else "")
-                    ) from error
-                finally:
-                    _ENTRY.reset(entry_token)
+                    result = fn()
                     changed[entry_point] = {
                         id(e.layer)
                         for (e, w), old in zip(stats, before, strict=True)
                         if w and not all(map(np.array_equal, _values(w), old))
                     }
+                    return result
+                except Exception as error:
+                    needs_y = y is None and entry_point in (FIT, EVALUATE)
+                    raise AuditError(
+                        f"audit: {entry_point} of {report.model} failed: "
+                        f"{type(error).__name__}: {error}"
+                        + (" Fix: pass y= matching your compiled loss." if needs_y else "")
+                    ) from error
+                finally:
+                    _ENTRY.reset(entry_token)
                     _assign(variables, start)
 
             outputs = run(PREDICT, lambda: model.predict(xb, batch_size=n, verbose=0))

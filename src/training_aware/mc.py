@@ -44,7 +44,9 @@ def _snapshot(variables: list[Any]) -> list[np.ndarray]:
 
 def _restore(variables: list[Any], values: list[np.ndarray]) -> None:
     for variable, value in zip(variables, values, strict=True):
-        if not np.array_equal(np.asarray(variable.numpy()), value):
+        if getattr(variable, "_value", True) is None or not np.array_equal(
+            np.asarray(variable.numpy()), value
+        ):
             variable.assign(value)
 
 
@@ -145,6 +147,9 @@ def mc_predict(
         for i, state in enumerate(seed_states):
             state.assign(np.array([seed + i, 0], dtype=seed_values[i].dtype))
 
+    # JAX's trainer takes every variable's value out while `predict` runs and does not put it
+    # back if `predict` fails; JAX arrays are immutable, so keeping references restores them.
+    jax_values = [(v, v.value) for v in model.variables] if keras.backend.backend() == "jax" else []
     total: Any = None
     total_sq: Any = None
     dtypes: Any = None
@@ -164,6 +169,11 @@ def mc_predict(
                         lambda s, a: s + np.square(a), total_sq, out64
                     )
                 progbar.update(i + 1)
+    except BaseException:
+        for variable, value in jax_values:
+            if getattr(variable, "_value", value) is None:
+                variable.assign(value)
+        raise
     finally:
         _restore(kept, kept_values)
         if seed is not None:
