@@ -94,7 +94,9 @@ def _attribute_name(parent: Any, child: Any) -> str:
 
     Public attributes first: Keras also keeps every sublayer in the private `_layers` list.
     """
-    items = sorted(vars(parent).items(), key=lambda item: item[0].startswith("_"))
+    attributes = dict(vars(parent))
+    attributes.update(attributes.get("_modules") or {})  # torch keeps sublayers in `_modules`
+    items = sorted(attributes.items(), key=lambda item: item[0].startswith("_"))
     for name, value in items:
         if value is child:
             return str(name)
