@@ -146,10 +146,11 @@ def lint_source(source: str | bytes, path: str = "<string>") -> list[Finding]:
         decoded or parsed.
     """
     if isinstance(source, bytes):
+        data = source
         try:
-            source = decode(source)
+            source = decode(data)
         except UnicodeDecodeError as exc:
-            line = source.count(b"\n", 0, exc.start) + 1
+            line = data.count(b"\n", 0, exc.start) + 1
             message = (
                 f"cannot decode: {exc.reason} at byte {exc.start} ({exc.encoding}); "
                 f"save the file as UTF-8 or declare its encoding"

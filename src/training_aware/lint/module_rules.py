@@ -20,14 +20,34 @@ Report = Callable[[ast.AST, str, str], None]
 Func = ast.FunctionDef | ast.AsyncFunctionDef
 
 _LITERAL_TRAINING = re.compile(r"\btraining\s*=\s*(?:True|False)\b")
+_LEARNING_PHASE_TEXT = re.compile(r"learning_phase")
+_GRAD_TEXT = re.compile(r"grad\(")
 _LEARNING_PHASE = frozenset({"learning_phase", "set_learning_phase", "learning_phase_scope"})
+
+
+def statements_matching(tree: ast.Module, source: str, pattern: re.Pattern[str]) -> list[ast.stmt]:
+    """The top-level statements whose lines hold a match of `pattern`: the only ones worth a
+    full walk (a 5 MB generated table with one match costs one statement's walk)."""
+    lines = set()
+    for match in pattern.finditer(source):
+        lines.add(source.count("\n", 0, match.start()) + 1)
+    if not lines:
+        return []
+    return [
+        stmt
+        for stmt in tree.body
+        if any(stmt.lineno <= line <= (stmt.end_lineno or stmt.lineno) for line in lines)
+    ]
+
+
+def _walk(statements: list[ast.stmt]) -> Iterator[ast.AST]:
+    for stmt in statements:
+        yield from ast.walk(stmt)
 
 
 def check_functional_pins(tree: ast.Module, source: str, typer: Typer, report: Report) -> None:
     """TA004 for `layers.Dropout(0.5)(x, training=True)` anywhere (FACTS F4)."""
-    if _LITERAL_TRAINING.search(source) is None:
-        return
-    for node in ast.walk(tree):
+    for node in _walk(statements_matching(tree, source, _LITERAL_TRAINING)):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Call):
             value = literal_training(node)
             if value is not None and typer.type_of_constructor(node.func).user() is not None:
@@ -37,9 +57,7 @@ def check_functional_pins(tree: ast.Module, source: str, typer: Typer, report: R
 
 def check_learning_phase(tree: ast.Module, source: str, typer: Typer, report: Report) -> None:
     """TA007: the learning-phase API of a Keras backend module (FACTS F11)."""
-    if "learning_phase" not in source:
-        return
-    for node in ast.walk(tree):
+    for node in _walk(statements_matching(tree, source, _LEARNING_PHASE_TEXT)):
         if isinstance(node, ast.Attribute) and node.attr in _LEARNING_PHASE:
             if typer.imports.resolve(node.value) in BACKEND_MODULES:
                 report(node, "TA007", rules.ta007(describe(node)))
@@ -64,7 +82,7 @@ def check_gradients(tree: ast.Module, source: str, typer: Typer, report: Report)
     """
     has_tape = "GradientTape" in source
     has_backward = ".backward(" in source
-    grad_funcs = _jax_grad_targets(tree, typer) if "grad(" in source else set()
+    grad_funcs = _jax_grad_targets(tree, source, typer) if "grad(" in source else set()
     if not (has_tape or has_backward or grad_funcs):
         return
     module_env = _local_env(tree.body, {}, typer)
@@ -171,9 +189,9 @@ def _calls_backward(func: Func) -> bool:
     )
 
 
-def _jax_grad_targets(tree: ast.Module, typer: Typer) -> set[str]:
+def _jax_grad_targets(tree: ast.Module, source: str, typer: Typer) -> set[str]:
     targets: set[str] = set()
-    for node in ast.walk(tree):
+    for node in _walk(statements_matching(tree, source, _GRAD_TEXT)):
         if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Name):
             func = node.func
             path = (
