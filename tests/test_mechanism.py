@@ -113,59 +113,38 @@ class Counting(TrainingAwareModel):
         return self.drop(self.dense(x))
 
 
+def _compiled(model: Counting):  # type: ignore[no-untyped-def]
+    """`mode -> outputs` through `tf.function`, or `jax.jit` with a static mode."""
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        fn = tf.function(lambda x, training: model(x, training=training))
+        return lambda mode: to_numpy(fn(X, training=mode))
+    import jax
+
+    def run(trainable, non_trainable, x, training):  # type: ignore[no-untyped-def]
+        return model.stateless_call(trainable, non_trainable, x, training=training)[0]
+
+    fn = jax.jit(run, static_argnames=("training",))
+    tv = [v.value for v in model.trainable_variables]
+    ntv = [v.value for v in model.non_trainable_variables]
+    return lambda mode: np.asarray(fn(tv, ntv, X, training=mode))
+
+
 @pytest.mark.backend
 def test_compiled_function_traces_once_per_mode() -> None:
     if BACKEND not in ("tensorflow", "jax"):
         pytest.skip("compiled-function tracing is tested on TensorFlow and JAX")
     model = Counting()
     model(X)
-    if BACKEND == "tensorflow":
-        import tensorflow as tf
-
-        fn = tf.function(lambda x, training: model(x, training=training))
-        outputs = [to_numpy(fn(X, training=mode)) for mode in (True, False, True)]
-    else:
-        import jax
-
-        def run(trainable, non_trainable, x, training):  # type: ignore[no-untyped-def]
-            return model.stateless_call(trainable, non_trainable, x, training=training)[0]
-
-        fn = jax.jit(run, static_argnames=("training",))
-        tv = [v.value for v in model.trainable_variables]
-        ntv = [v.value for v in model.non_trainable_variables]
-        outputs = [np.asarray(fn(tv, ntv, X, training=mode)) for mode in (True, False, True)]
     model.traces = 0
-    if BACKEND == "tensorflow":
-        outputs = [to_numpy(fn(X, training=mode)) for mode in (True, False, True)]
-        assert model.traces == 0, "the compiled function was retraced"
-    assert (outputs[0] == 0).any() and not (outputs[1] == 0).any()
-
-
-@pytest.mark.backend
-def test_compiled_function_trace_count_is_two() -> None:
-    if BACKEND not in ("tensorflow", "jax"):
-        pytest.skip("compiled-function tracing is tested on TensorFlow and JAX")
-    model = Counting()
-    model(X)
-    model.traces = 0
-    if BACKEND == "tensorflow":
-        import tensorflow as tf
-
-        fn = tf.function(lambda x, training: model(x, training=training))
-        for mode in (True, False, True):
-            fn(X, training=mode)
-    else:
-        import jax
-
-        def run(trainable, non_trainable, x, training):  # type: ignore[no-untyped-def]
-            return model.stateless_call(trainable, non_trainable, x, training=training)[0]
-
-        fn = jax.jit(run, static_argnames=("training",))
-        tv = [v.value for v in model.trainable_variables]
-        ntv = [v.value for v in model.non_trainable_variables]
-        for mode in (True, False, True):
-            fn(tv, ntv, X, training=mode)
-    assert model.traces == 2
+    run = _compiled(model)
+    outputs = [run(mode) for mode in (True, False, True)]
+    assert model.traces == 2, "True, False, True must trace exactly twice"
+    assert (outputs[0] == 0).any(), "dropout active in the training trace"
+    assert not (outputs[1] == 0).any(), "dropout off in the inference trace"
+    outputs = [run(mode) for mode in (False, True)]
+    assert model.traces == 2, "the compiled functions were retraced"
 
 
 class Spy(keras.layers.Layer):
