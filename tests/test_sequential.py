@@ -287,7 +287,7 @@ def test_keras_input_first_builds_like_sequential_and_summary_lists_layers() -> 
     with redirect_stdout(out):
         model.summary()
     text = out.getvalue()
-    assert "d (Dense)" in text and "(None, 3)" in text and "Total params: 30" in text
+    assert "d (Dense)" in text and "bn (BatchNormalization)" in text and "Total params: 30" in text
     with pytest.raises(ValueError, match="can only come first"):
         model.add(keras.Input((5,)))
 
