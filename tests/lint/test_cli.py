@@ -191,3 +191,19 @@ def test_console_script_and_python_dash_m(tmp_path):
         assert proc.returncode == 1, proc.stderr
         assert proc.stdout.count(": TA00") == 2
         assert proc.stderr == ""
+
+
+def test_exclude_applies_to_files_named_on_the_command_line(tmp_path, capsys):
+    write(tmp_path / "pyproject.toml", '[tool.training-aware]\nexclude = ["gen_*.py"]\n')
+    skipped = bad(tmp_path / "gen_model.py")
+    kept = bad(tmp_path / "model.py")
+    assert main(["--format", "json", "--select", "TA002", str(skipped), str(kept)]) == 1
+    assert [d["path"] for d in json.loads(capsys.readouterr().out)] == [str(kept)]
+    assert main(["--exclude", "model.py", str(kept)]) == 0
+
+
+def test_help_exits_zero_and_lists_every_rule(capsys):
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for code in ("TA000", "TA001", "TA008"):
+        assert code in out

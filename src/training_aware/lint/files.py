@@ -66,7 +66,8 @@ def discover(paths: Iterable[str], exclude: Iterable[str], root: str | None) -> 
     """The Python files under `paths`, in a stable order.
 
     Args:
-        paths: files (checked whatever their extension) and directories (walked for `*.py`).
+        paths: files (checked whatever their extension, unless a pattern excludes them) and
+            directories (walked for `*.py`).
         exclude: extra glob patterns, matched against names and root-relative paths.
         root: the directory the patterns are relative to (the configuration's).
 
@@ -77,7 +78,7 @@ def discover(paths: Iterable[str], exclude: Iterable[str], root: str | None) -> 
     for path in paths:
         if os.path.isdir(path):
             yield from _walk(path, patterns, root)
-        else:
+        elif not excluded(path, patterns, root):  # pre-commit names files one by one
             yield path
 
 

@@ -89,9 +89,13 @@ def main(argv: list[str]) -> int:
         print(f"training-aware lint: {exc}", file=sys.stderr)
         return 2
     findings = lint_paths(args.paths, config)
-    if args.format == "json":
-        print(json.dumps([f.to_dict() for f in findings], indent=2))
-    else:
-        for finding in findings:
-            print(finding.format())
+    try:
+        if args.format == "json":
+            print(json.dumps([f.to_dict() for f in findings], indent=2))
+        else:
+            for finding in findings:
+                print(finding.format())
+        sys.stdout.flush()
+    except BrokenPipeError:  # `training-aware lint ... | head`: the reader has gone
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 1 if findings else 0
