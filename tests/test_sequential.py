@@ -247,6 +247,31 @@ def test_inside_a_subclassed_model_an_explicit_mode_does_not_leak_to_siblings() 
     assert same_arrays(bn_stats(ours), ours_before)
 
 
+@pytest.mark.backend
+def test_inside_a_training_aware_model_whose_call_has_no_training() -> None:
+    from training_aware import TrainingAwareModel
+
+    class Net(TrainingAwareModel):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = TrainingSequential(
+                [keras.layers.Dense(8), keras.layers.BatchNormalization()]
+            )
+            self.head = keras.layers.Dense(8)
+
+        def call(self, x: Any) -> Any:  # no `training`, nothing forwarded (FACTS F1)
+            return self.head(self.body(x))
+
+    net = Net()
+    net.compile(optimizer="sgd", loss="mse")
+    net(X[:1])
+    before = bn_stats(net)
+    net.predict(X, verbose=0)
+    assert same_arrays(bn_stats(net), before)
+    net.fit(X, Y, epochs=1, batch_size=3, verbose=0)
+    assert not same_arrays(bn_stats(net), before)
+
+
 # -- the stack API -------------------------------------------------------------------------------
 
 

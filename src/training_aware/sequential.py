@@ -116,9 +116,10 @@ class TrainingSequential(keras.Model):  # type: ignore[misc]
             InvalidChildError: `layer` is not callable, or is a class instead of an instance.
         """
         index = len(self._children)
-        history = getattr(layer, "_keras_history", None)
-        if history is not None and isinstance(history[0], InputLayer):
-            layer = history[0]  # `keras.Input(...)`: its InputLayer sets the input shape
+        if isinstance(layer, keras.KerasTensor) and isinstance(
+            getattr(layer, "_keras_history", (None,))[0], InputLayer
+        ):
+            layer = layer._keras_history[0]  # `keras.Input(...)`: it sets the input shape
         if isinstance(layer, InputLayer):
             if index != 0 or self._input_batch_shape is not None:
                 raise ValueError(
