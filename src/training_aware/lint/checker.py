@@ -16,10 +16,11 @@ from training_aware._training_table import IGNORES_TRAINING, USES_TRAINING
 from training_aware.lint import module_rules, rules
 from training_aware.lint.callbody import CallBodyChecker, passes_training
 from training_aware.lint.imports import collect_imports, keras_layer_name
-from training_aware.lint.layertypes import Kind, Typer, find_method, training_default
+from training_aware.lint.layertypes import Typer, find_method, training_default
 from training_aware.lint.noqa import suppressed
 from training_aware.lint.rules import Finding
 from training_aware.lint.sublayers import collect_attributes
+from training_aware.lint.values import Kind
 
 RawFinding = tuple[int, int, str, str]  # line (1-based), col (1-based), code, message
 

@@ -1,149 +1,18 @@
-"""Static types for "a sublayer that accepts `training`", without importing anything.
+"""Static types of expressions in one module, without importing anything.
 
-A value's type is the set of classes it may hold, each with a `Kind`: does its `call` use
-`training` (`USES`), declare and ignore it (`IGNORES`, like `Dense`), not declare it
-(`NOTRAIN`), or is it a model whose contents are unknown (`MODEL`)? Containers (lists, tuples,
-dicts) carry the type of their elements. Anything the checker cannot see through is
-`UNKNOWN`, and rules never report on an unknown type: precision beats recall.
-
-The Keras layers come from `training_aware._training_table`, generated from the installed Keras.
+`Typer` answers "what is this expression?" from the module's imports and the classes it defines:
+a Keras layer built under any import spelling, a same-module class (whose `call` is read to see
+what it does with `training`), a container of those, or unknown.
 """
 
 from __future__ import annotations
 
 import ast
-import enum
-from dataclasses import dataclass
 
 from training_aware._training_table import IGNORES_TRAINING, USES_TRAINING
 from training_aware.lint.imports import ImportMap, keras_layer_name
-
-
-class Kind(enum.Enum):
-    """What a class's `call` does with `training`."""
-
-    USES = "uses"
-    IGNORES = "ignores"
-    NOTRAIN = "notrain"
-    MODEL = "model"
-    UNKNOWN = "unknown"
-
-
-@dataclass(frozen=True, slots=True)
-class Ty:
-    """The classes a value may hold (name, kind), and for a container its elements' type."""
-
-    items: frozenset[tuple[str, Kind]] = frozenset()
-    elems: Ty | None = None
-
-    def union(self, other: Ty) -> Ty:
-        """Either this or `other`."""
-        if self.elems is None:
-            elems = other.elems
-        elif other.elems is None:
-            elems = self.elems
-        else:
-            elems = self.elems.union(other.elems)
-        return Ty(self.items | other.items, elems)
-
-    def user(self) -> str | None:
-        """The name of a class in the set whose `call` uses `training`, or None."""
-        for name, kind in sorted(self.items, key=lambda item: item[0]):
-            if kind is Kind.USES:
-                return name
-        return None
-
-    def is_model(self) -> bool:
-        """True if some class in the set certainly takes `training` (a layer using it, a model)."""
-        return any(kind in (Kind.USES, Kind.MODEL) for _, kind in self.items)
-
-    def without(self, names: frozenset[str]) -> Ty:
-        """The type in the `else` branch of `isinstance(value, names)`."""
-        return Ty(frozenset(i for i in self.items if i[0] not in names), self.elems)
-
-
-UNKNOWN = Ty(frozenset({("?", Kind.UNKNOWN)}))
-NONE = Ty(frozenset({("None", Kind.NOTRAIN)}))
-
-
-def one(name: str, kind: Kind) -> Ty:
-    """The type of a value of exactly one class."""
-    return Ty(frozenset({(name, kind)}))
-
-
-MODEL_TY = Ty(frozenset({("Model", Kind.MODEL)}))
-
-
-def container(elems: Ty) -> Ty:
-    """A list, tuple or dict whose elements have type `elems`."""
-    return Ty(frozenset({("<container>", Kind.NOTRAIN)}), elems)
-
-
-# Layers whose only use of `training` is a dropout rate that defaults to 0: without a non-zero
-# rate in the constructor call, `training` changes nothing, so they count as ignoring it.
-_RATE_ARGS: dict[str, tuple[str, ...]] = {
-    **{n: ("dropout", "recurrent_dropout") for n in ("LSTM", "GRU", "SimpleRNN")},
-    **{n: ("dropout", "recurrent_dropout") for n in ("LSTMCell", "GRUCell", "SimpleRNNCell")},
-    **{n: ("dropout", "recurrent_dropout") for n in ("ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D")},
-    **{n: ("dropout",) for n in ("MultiHeadAttention", "GroupQueryAttention", "Attention")},
-    "AdditiveAttention": ("dropout",),
-}
-# Wrappers whose use of `training` is their wrapped layer's (first argument).
-_WRAPPERS = frozenset({"Bidirectional", "TimeDistributed", "RNN"})
-# Wrappers of arbitrary code: whether `training` matters depends on that code.
-_OPAQUE = frozenset({"Lambda", "JaxLayer", "FlaxLayer", "TorchModuleWrapper", "TFSMLayer"})
-_OPAQUE |= frozenset({"StackedRNNCells"})
-
-
-_MODEL_NAMES = frozenset({"Model", "Sequential", "Functional", "Backbone", "Task"})
-
-
-def _is_zero(node: ast.expr) -> bool:
-    if not isinstance(node, ast.Constant) or isinstance(node.value, bool):
-        return False
-    return node.value in (0, 0.0, None)
-
-
-def keras_kind(name: str, call: ast.Call, typer: Typer) -> Kind:
-    """The kind of the Keras layer `name` built by the constructor call `call`."""
-    if name in _OPAQUE:
-        return Kind.UNKNOWN
-    if name in _WRAPPERS:
-        inner = call.args[0] if call.args else None
-        for kw in call.keywords:
-            if kw.arg in ("layer", "cell"):
-                inner = kw.value
-        if inner is None:
-            return Kind.UNKNOWN
-        ty = typer.type_of(inner, {})
-        if ty.user() is not None:
-            return Kind.USES
-        known = ty.items and all(k in (Kind.IGNORES, Kind.NOTRAIN) for _, k in ty.items)
-        return Kind.IGNORES if known else Kind.UNKNOWN
-    if name in _RATE_ARGS:
-        rates = _RATE_ARGS[name]
-        if any(kw.arg is None for kw in call.keywords) or len(call.args) > 3:
-            return Kind.USES  # a **kwargs splat or a long positional list may set a rate
-        if any(kw.arg in rates and not _is_zero(kw.value) for kw in call.keywords):
-            return Kind.USES
-        return Kind.IGNORES
-    if name in USES_TRAINING:
-        return Kind.USES
-    if name in IGNORES_TRAINING:
-        return Kind.IGNORES
-    if name in ("Model", "Functional"):
-        return Kind.MODEL
-    if name == "Sequential":
-        if call.args and isinstance(call.args[0], ast.List | ast.Tuple):
-            ty = Ty()
-            for elt in call.args[0].elts:
-                ty = ty.union(typer.type_of(elt, {}))
-            if ty.user() is not None:
-                return Kind.USES
-        return Kind.MODEL
-    if name == "Layer":
-        return Kind.UNKNOWN
-    return Kind.NOTRAIN  # a Keras layer whose `call` has no `training` (Conv2D, Add, ...)
+from training_aware.lint.keras_layers import MODEL_NAMES, keras_kind
+from training_aware.lint.values import NONE, UNKNOWN, Kind, Ty, container, expr_key, one
 
 
 def call_params(func: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.arg]:
@@ -212,7 +81,7 @@ class Typer:
             cls = self.classes[name]
             local = None
             for base, path in self.base_paths(cls):
-                if keras_layer_name(path) in _MODEL_NAMES:
+                if keras_layer_name(path) in MODEL_NAMES:
                     return True
                 if isinstance(base, ast.Name) and base.id in self.classes:
                     local = base.id
@@ -346,16 +215,3 @@ class Typer:
             if left.elems is not None and right.elems is not None:
                 return container(left.elems.union(right.elems))
         return UNKNOWN
-
-
-def expr_key(node: ast.expr) -> str | None:
-    """`name` for a Name, `self.attr` for an attribute of self, else None."""
-    if isinstance(node, ast.Name):
-        return node.id
-    if (
-        isinstance(node, ast.Attribute)
-        and isinstance(node.value, ast.Name)
-        and node.value.id == "self"
-    ):
-        return "self." + node.attr
-    return None

@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterator
 from training_aware.lint import rules
 from training_aware.lint.callbody import describe, literal_training, passes_training
 from training_aware.lint.imports import BACKEND_MODULES, keras_layer_name, normalise
-from training_aware.lint.layertypes import MODEL_TY, Kind, Ty, Typer, expr_key
+from training_aware.lint.layertypes import Typer
 from training_aware.lint.sublayers import collect_attributes
+from training_aware.lint.values import MODEL_TY, Kind, Ty, expr_key
 
 Report = Callable[[ast.AST, str, str], None]
 Func = ast.FunctionDef | ast.AsyncFunctionDef

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import ast
 
-from training_aware.lint.layertypes import UNKNOWN, Ty, Typer, container, expr_key
+from training_aware.lint.layertypes import Typer
+from training_aware.lint.values import UNKNOWN, Ty, container, expr_key
 
 _ADDERS = frozenset({"append", "insert", "extend", "add", "update", "setdefault"})
 

@@ -1,0 +1,88 @@
+"""Static types of values: the set of classes a value may hold, and what each does with
+`training`.
+
+A value's type is the set of classes it may hold, each with a `Kind`: does its `call` use
+`training` (`USES`), declare and ignore it (`IGNORES`, like `Dense`), not declare it
+(`NOTRAIN`), or is it a model whose contents are unknown (`MODEL`)? Containers (lists, tuples,
+dicts) carry the type of their elements. Anything the checker cannot see through is
+`UNKNOWN`, and rules never report on an unknown type: precision beats recall.
+"""
+
+from __future__ import annotations
+
+import ast
+import enum
+from dataclasses import dataclass
+
+
+class Kind(enum.Enum):
+    """What a class's `call` does with `training`."""
+
+    USES = "uses"
+    IGNORES = "ignores"
+    NOTRAIN = "notrain"
+    MODEL = "model"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Ty:
+    """The classes a value may hold (name, kind), and for a container its elements' type."""
+
+    items: frozenset[tuple[str, Kind]] = frozenset()
+    elems: Ty | None = None
+
+    def union(self, other: Ty) -> Ty:
+        """Either this or `other`."""
+        if self.elems is None:
+            elems = other.elems
+        elif other.elems is None:
+            elems = self.elems
+        else:
+            elems = self.elems.union(other.elems)
+        return Ty(self.items | other.items, elems)
+
+    def user(self) -> str | None:
+        """The name of a class in the set whose `call` uses `training`, or None."""
+        for name, kind in sorted(self.items, key=lambda item: item[0]):
+            if kind is Kind.USES:
+                return name
+        return None
+
+    def is_model(self) -> bool:
+        """True if some class in the set certainly takes `training` (a layer using it, a model)."""
+        return any(kind in (Kind.USES, Kind.MODEL) for _, kind in self.items)
+
+    def without(self, names: frozenset[str]) -> Ty:
+        """The type in the `else` branch of `isinstance(value, names)`."""
+        return Ty(frozenset(i for i in self.items if i[0] not in names), self.elems)
+
+
+UNKNOWN = Ty(frozenset({("?", Kind.UNKNOWN)}))
+NONE = Ty(frozenset({("None", Kind.NOTRAIN)}))
+
+
+def one(name: str, kind: Kind) -> Ty:
+    """The type of a value of exactly one class."""
+    return Ty(frozenset({(name, kind)}))
+
+
+MODEL_TY = Ty(frozenset({("Model", Kind.MODEL)}))
+
+
+def container(elems: Ty) -> Ty:
+    """A list, tuple or dict whose elements have type `elems`."""
+    return Ty(frozenset({("<container>", Kind.NOTRAIN)}), elems)
+
+
+def expr_key(node: ast.expr) -> str | None:
+    """`name` for a Name, `self.attr` for an attribute of self, else None."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if (
+        isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "self"
+    ):
+        return "self." + node.attr
+    return None
