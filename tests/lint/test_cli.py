@@ -207,3 +207,9 @@ def test_help_exits_zero_and_lists_every_rule(capsys):
     out = capsys.readouterr().out
     for code in ("TA000", "TA001", "TA008"):
         assert code in out
+
+
+def test_a_file_named_twice_is_checked_once(tmp_path, capsys):
+    target = bad(tmp_path / "m.py")
+    main(["--format", "json", "--select", "TA002", str(target), str(tmp_path), str(target)])
+    assert [d["path"] for d in json.loads(capsys.readouterr().out)] == [str(target)]

@@ -75,10 +75,14 @@ def discover(paths: Iterable[str], exclude: Iterable[str], root: str | None) -> 
         File paths, spelled from the given paths (relative stays relative).
     """
     patterns = tuple(exclude)
-    for path in paths:
-        if os.path.isdir(path):
-            yield from _walk(path, patterns, root)
-        elif not excluded(path, patterns, root):  # pre-commit names files one by one
+    seen: set[str] = set()
+    for given in paths:
+        found = _walk(given, patterns, root) if os.path.isdir(given) else iter((given,))
+        for path in found:
+            key = os.path.normpath(os.path.abspath(path))
+            if key in seen or (path == given and excluded(path, patterns, root)):
+                continue  # named twice, or excluded (pre-commit names files one by one)
+            seen.add(key)
             yield path
 
 
