@@ -22,6 +22,7 @@ Row = tuple[str, str, str, str, str, str]  # case, entry point, layer kind, mean
 def _record(model: Any, run: Callable[[], Any]) -> dict[str, set[str]]:
     """The modes each BatchNormalization and Dropout received while `run()` ran."""
     import keras
+    from keras.src.backend.common.symbolic_scope import in_symbolic_scope
 
     from training_aware import _calltap
 
@@ -30,7 +31,11 @@ def _record(model: Any, run: Callable[[], Any]) -> dict[str, set[str]]:
 
     def tap_for(kind: str) -> _calltap.Interceptor:
         def interceptor(layer: Any, call_next: Any, args: Any, kwargs: Any) -> Any:
+            if in_symbolic_scope():  # JAX's fit first traces the model symbolically: not a call
+                return call_next(*args, **kwargs)
             training = kwargs.get("training")
+            if kind == "BatchNorm" and not layer.trainable:
+                training = False  # FACTS F12: a frozen BatchNorm runs in inference mode
             seen[kind].add("train" if training is True else "infer")
             return call_next(*args, **kwargs)
 
@@ -110,11 +115,67 @@ def _cases() -> list[tuple[str, Callable[[type], Any], str]]:
 
         return FineTune()
 
+    def good(base: type) -> Any:  # the seed's Example 2: forwards training explicitly
+        class GoodModel(base):  # type: ignore[misc]
+            def __init__(self) -> None:
+                super().__init__()
+                self.dense = keras.layers.Dense(8)
+                self.batch_norm = keras.layers.BatchNormalization()
+                self.dropout = keras.layers.Dropout(0.5)
+
+            def call(self, inputs, training=False):  # type: ignore[no-untyped-def]
+                x = self.batch_norm(self.dense(inputs), training=training)
+                return self.dropout(x, training=training)
+
+        return GoodModel()
+
+    def complex_(base: type) -> Any:  # the seed's Example 3: a hand-written loop
+        class ComplexModel(base):  # type: ignore[misc]
+            def __init__(self) -> None:
+                super().__init__()
+                self.layers_list = []
+                for _ in range(2):
+                    self.layers_list.append(keras.layers.Dense(8))
+                    self.layers_list.append(keras.layers.BatchNormalization())
+                    self.layers_list.append(keras.layers.Dropout(0.2))
+
+            def call(self, inputs, training=False):  # type: ignore[no-untyped-def]
+                x = inputs
+                for layer in self.layers_list:
+                    if isinstance(layer, keras.layers.BatchNormalization | keras.layers.Dropout):
+                        x = layer(x, training=training)
+                    else:
+                        x = layer(x)
+                return x
+
+        return ComplexModel()
+
+    def default_true(base: type) -> Any:  # FACTS F9: a call defaulting to training=True
+        class Crop(keras.layers.Layer):  # type: ignore[misc]
+            def call(self, inputs, training=True):  # type: ignore[no-untyped-def]
+                return inputs
+
+        class Preprocessed(base):  # type: ignore[misc]
+            def __init__(self) -> None:
+                super().__init__()
+                self.crop = Crop()
+                self.dense = keras.layers.Dense(8)
+                self.batch_norm = keras.layers.BatchNormalization()
+                self.dropout = keras.layers.Dropout(0.5)
+
+            def call(self, inputs):  # type: ignore[no-untyped-def]
+                return self.dropout(self.batch_norm(self.dense(self.crop(inputs))))
+
+        return Preprocessed()
+
     return [
+        ("Seed GoodModel (forwards training)", good, "right on plain Keras too"),
+        ("Seed ComplexModel (hand-written loop)", complex_, "right on plain Keras too"),
         ("F1 BadModel: call(self, x)", bad, "fit never trains"),
         ("F2 call(x, training=False), not forwarded", implicit, "JAX fit never trains"),
         ("F3 drop(x, training=True) then bn(x)", mc_trick, "BatchNorm trains in predict"),
         ("F13 backbone(x, training=False) then head", frozen_backbone, "head never trains"),
+        ("F9 layer defaulting to training=True first", default_true, "BN trains in model(x)"),
     ]
 
 
@@ -158,6 +219,127 @@ def _rows() -> list[Row]:
     return rows
 
 
+def _scoped_cases() -> list[tuple[str, Callable[[bool], Any], dict[str, str]]]:
+    """(name, factory(library: bool), layer kind -> mode meant where it is pinned)."""
+    import keras
+
+    from training_aware import PinnedMode, freeze_batchnorm
+
+    def mc_functional(library: bool) -> Any:  # FACTS F4: hard-coded dropout, then BatchNorm
+        inputs = keras.Input((4,))
+        h = keras.layers.Dense(8)(inputs)
+        if library:
+            h = PinnedMode(keras.layers.Dropout(0.5), training=True)(h)
+        else:
+            h = keras.layers.Dropout(0.5)(h, training=True)
+        return keras.Model(inputs, keras.layers.BatchNormalization()(h))
+
+    def transfer(library: bool) -> Any:  # FACTS F10: base(x, training=False) on a trainable base
+        base = keras.Sequential(
+            [keras.Input((4,)), keras.layers.Dense(8), keras.layers.BatchNormalization()]
+        )
+        inputs = keras.Input((4,))
+        h = keras.layers.Dropout(0.5)(base(inputs, training=False))
+        model = keras.Model(inputs, keras.layers.Dense(8)(h))
+        if library:
+            freeze_batchnorm(model)
+        return model
+
+    return [
+        ("F4 Dropout()(x, training=True), then BN", mc_functional, {"Dropout": "train"}),
+        ("F10 base(x, training=False), fine-tuned", transfer, {"BatchNorm": "infer"}),
+    ]
+
+
+def _scoped_rows() -> list[Row]:
+    """F4, F5 and F10: fixed by PinnedMode, mc_predict and freeze_batchnorm, not a base class."""
+    import numpy as np
+
+    from training_aware import mc_predict
+
+    x = np.random.default_rng(0).normal(size=(16, 4)).astype("float32")
+    y = np.random.default_rng(1).normal(size=(16, 8)).astype("float32")
+    rows: list[Row] = []
+    for name, factory, pinned in _scoped_cases():
+        results: dict[str, dict[str, dict[str, set[str]]]] = {}
+        for label, library in (("plain", False), ("library", True)):
+            model = factory(library)
+            model.compile("sgd", "mse")
+            results[label] = {
+                "fit": _record(model, partial(model.fit, x, y, epochs=1, verbose=0)),
+                "predict": _record(model, partial(model.predict, x, verbose=0)),
+                "model(x)": _record(model, partial(model, x)),
+            }
+        for entry, meant in MEANT.items():
+            for kind in ("BatchNorm", "Dropout"):
+                want = pinned.get(kind, meant)
+                plain, library_seen = results["plain"][entry][kind], results["library"][entry][kind]
+                rows.append(
+                    (name, entry, kind, want, _mark(plain, want), _mark(library_seen, want))
+                )
+    # F5: Monte Carlo samples. Plain: model(x, training=True); library: mc_predict.
+    model = _scoped_cases()[0][1](True)
+    sampled = _record(model, lambda: [model(x, training=True) for _ in range(3)])
+    mc = _record(model, lambda: mc_predict(model, x, samples=3, verbose=0))
+    name = "F5 Monte Carlo samples (mc_predict)"
+    for kind, want in (("BatchNorm", "infer"), ("Dropout", "train")):
+        rows.append(
+            (name, "MC samples", kind, want, _mark(sampled[kind], want), _mark(mc[kind], want))
+        )
+    return rows
+
+
+def _pinned_mc_trick(base: type) -> Any:
+    """F3 written with PinnedMode: the explicit intent the audit can see."""
+    import keras
+
+    from training_aware import PinnedMode
+
+    class McPinned(base):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.dense = keras.layers.Dense(8)
+            self.drop = PinnedMode(keras.layers.Dropout(0.5), training=True)
+            self.batch_norm = keras.layers.BatchNormalization()
+
+        def call(self, inputs, training=False):  # type: ignore[no-untyped-def]
+            return self.batch_norm(self.drop(self.dense(inputs)))
+
+    return McPinned()
+
+
+def _audit_lines() -> list[str]:
+    """What `training_aware.audit` says about each case, plain Keras and with the library."""
+    import keras
+    import numpy as np
+
+    from training_aware import TrainingAwareModel, audit
+
+    x = np.random.default_rng(0).normal(size=(8, 4)).astype("float32")
+    lines = [
+        "audit(model, x): problems found (the audit restores every weight and statistic;",
+        "F3 with training-aware is written with PinnedMode, the intent the audit can see)",
+    ]
+    builders: list[tuple[str, Callable[[], Any], Callable[[], Any]]] = []
+    for name, factory, _ in _cases():
+        library: Callable[[], Any] = partial(factory, TrainingAwareModel)
+        if name.startswith("F3"):  # the library's answer to the MC trick is PinnedMode
+            library = partial(_pinned_mc_trick, TrainingAwareModel)
+        builders.append((name, partial(factory, keras.Model), library))
+    for name, scoped, _ in _scoped_cases():
+        builders.append((name, partial(scoped, False), partial(scoped, True)))
+    width = max(len(name) for name, _, _ in builders)
+    for name, plain, library in builders:
+        counts = []
+        for build in (plain, library):
+            report = audit(build(), x)
+            counts.append("clean" if report.ok else f"{len(report.problems)} problem(s)")
+        lines.append(
+            f"  {name.ljust(width)}  plain Keras: {counts[0]:<14} training-aware: {counts[1]}"
+        )
+    return lines
+
+
 def _mark(seen: set[str], want: str) -> str:
     ok = seen == {want}
     return f"{'ok ' if ok else 'BUG'} {_show(seen)}"
@@ -187,7 +369,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import keras
 
     print(f"keras {keras.__version__}, backend {keras.backend.backend()}\n")
-    rows = _rows()
+    rows = _rows() + _scoped_rows()
     print(_table(rows))
     bugs_plain = sum(r[4].startswith("BUG") for r in rows)
     bugs_lib = sum(r[5].startswith("BUG") for r in rows)
@@ -195,6 +377,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"\n{bugs_plain} wrong modes on plain Keras, {bugs_lib} with training-aware "
         f"({time.perf_counter() - start:.0f} s). Modes are recorded at each layer's call."
     )
+    print()
+    print("\n".join(_audit_lines()))
     if keras.backend.backend() != "jax":
         print("F2 goes wrong on JAX only: KERAS_BACKEND=jax training-aware demo")
     return 0 if bugs_lib == 0 else 1

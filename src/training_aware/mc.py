@@ -150,24 +150,22 @@ def mc_predict(
     # JAX's trainer takes every variable's value out while `predict` runs and does not put it
     # back if `predict` fails; JAX arrays are immutable, so keeping references restores them.
     jax_values = [(v, v.value) for v in model.variables] if keras.backend.backend() == "jax" else []
-    total: Any = None
-    total_sq: Any = None
-    dtypes: Any = None
+    structure: Any = None
+    sums: list[np.ndarray] = []
+    squares: list[np.ndarray] = []
     progbar = keras.utils.Progbar(samples, verbose=progbar_verbose, unit_name="sample")
     try:
         with apply_modes(model, modes):
             for i in range(samples):
                 out = model.predict(x, batch_size=batch_size, verbose=0)
-                out64 = keras.tree.map_structure(lambda a: np.asarray(a, dtype=np.float64), out)
-                if total is None:
-                    dtypes = keras.tree.map_structure(_float_dtype, out)
-                    total = out64
-                    total_sq = keras.tree.map_structure(np.square, out64)
-                else:
-                    total = keras.tree.map_structure(np.add, total, out64)
-                    total_sq = keras.tree.map_structure(
-                        lambda s, a: s + np.square(a), total_sq, out64
-                    )
+                flat = [np.asarray(a) for a in keras.tree.flatten(out)]
+                if structure is None:
+                    structure = out
+                    sums = [np.zeros(a.shape, np.float64) for a in flat]
+                    squares = [np.zeros(a.shape, np.float64) for a in flat]
+                for total, total_sq, a in zip(sums, squares, flat, strict=True):
+                    total += a
+                    total_sq += np.square(a, dtype=np.float64)
                 progbar.update(i + 1)
     except BaseException:
         for variable, value in jax_values:
@@ -181,18 +179,13 @@ def mc_predict(
 
     means: list[np.ndarray] = []
     stds: list[np.ndarray] = []
-    flat = zip(
-        keras.tree.flatten(total),
-        keras.tree.flatten(total_sq),
-        keras.tree.flatten(dtypes),
-        strict=True,
-    )
-    for s, sq, dtype in flat:
-        mean_ = s / samples
+    for total, total_sq, like in zip(sums, squares, keras.tree.flatten(structure), strict=True):
+        dtype = _float_dtype(like)
+        mean_ = total / samples
         means.append(mean_.astype(dtype))
-        stds.append(np.sqrt(np.maximum(sq / samples - mean_ * mean_, 0.0)).astype(dtype))
-    mean = keras.tree.pack_sequence_as(total, means)
-    std = keras.tree.pack_sequence_as(total, stds)
+        stds.append(np.sqrt(np.maximum(total_sq / samples - mean_ * mean_, 0.0)).astype(dtype))
+    mean = keras.tree.pack_sequence_as(structure, means)
+    std = keras.tree.pack_sequence_as(structure, stds)
     return mean, std
 
 
