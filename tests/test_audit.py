@@ -128,6 +128,20 @@ def test_f9_training_true_default_upstream_is_flagged_with_changed_statistics() 
     assert "changed its moving statistics" in bn.message
     resize = next(p for p in report.problems if p.path == "sequential/resize")
     assert "defaults to training=True" in resize.fix and "FACTS F9" in resize.fix
+    if BACKEND == "tensorflow":  # predict calls the model without training: the default leaks
+        disagree = [p for p in report.problems if p.kind == "inconsistent" and p.path == "bn"]
+        assert disagree and disagree[0].received == "training vs inference"
+
+    class Fixed(TrainingAwareModel):
+        def __init__(self) -> None:
+            super().__init__()
+            self.pre = resizing_then_bn().pre
+            self.bn = keras.layers.BatchNormalization(name="bn")
+
+        def call(self, inputs: Any) -> Any:
+            return self.bn(self.pre(inputs))
+
+    assert audit(Fixed(), X).ok
 
 
 @pytest.mark.backend

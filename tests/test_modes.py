@@ -253,3 +253,17 @@ def test_f12_trainable_false_beats_a_forced_training_mode() -> None:
     with override_modes(model, {"bn": True}):
         model(X)
     assert same_arrays(bn_stats(model), stats)
+
+
+@pytest.mark.backend
+def test_the_demo_shows_f4_f5_f10_fixed_by_scoped_modes() -> None:
+    from training_aware.demo import _scoped_rows
+
+    rows = _scoped_rows()
+    cases = {row[0].split()[0] for row in rows}
+    assert cases == {"F4", "F5", "F10"}
+    assert not [row for row in rows if row[5].startswith("BUG")]  # library: every mode meant
+    plain_bugs = {(row[0].split()[0], row[1], row[2]) for row in rows if row[4].startswith("BUG")}
+    assert ("F4", "predict", "Dropout") in plain_bugs
+    assert ("F5", "MC samples", "BatchNorm") in plain_bugs
+    assert ("F10", "fit", "BatchNorm") in plain_bugs

@@ -419,9 +419,7 @@ def _judge(
         report.rows.append(Row(entry.path, type(layer).__name__, cells))
         predict_cell, call_cell = cells[PREDICT], cells[CALL_FALSE]
         if (
-            predict_cell.ok
-            and call_cell.ok
-            and predict_cell.received
+            predict_cell.received
             and call_cell.received
             and predict_cell.received != call_cell.received
         ):
@@ -437,6 +435,11 @@ def _judge(
                     ),
                     kind="inconsistent",
                     message="predict and model(x, training=False) ran it in different modes",
-                    fix="pin the layer's mode with PinnedMode, or subclass TrainingAwareModel",
+                    fix=(
+                        "the two reach it by different paths (predict calls a model whose call "
+                        "has no `training` without it, FACTS F1/F9; JAX's predict bypasses the "
+                        "call context, F2): forward training explicitly, or subclass "
+                        "training_aware.TrainingAwareModel"
+                    ),
                 )
             )
