@@ -297,3 +297,37 @@ def test_plain_layer_without_training_is_checked_at_its_caller():
     found = lint_source(textwrap.dedent(source))
     assert [(f.code, f.line) for f in found] == [("TA002", 22), ("TA001", 26)]
     assert "`self.block` (Block)" in found[0].message
+
+
+def test_training_aware_classes_forward_the_mode_themselves():
+    source = """
+    import keras
+    import tensorflow as tf
+    from training_aware import PinnedMode, TrainingAwareModel, TrainingSequential
+
+    class Fixed(TrainingAwareModel):
+        def __init__(self):
+            super().__init__()
+            self.bn = keras.layers.BatchNormalization()
+            self.drop = keras.layers.Dropout(0.5)
+            self.seq = TrainingSequential([keras.layers.Dropout(0.1)])
+            self.pinned = PinnedMode(keras.layers.Dropout(0.1), training=True)
+
+        def call(self, x):
+            x = self.drop(x, training=True)
+            x = self.pinned(self.seq(x))
+            return tf.nn.dropout(self.bn(x), rate=0.1)
+
+    class Strict(TrainingAwareModel, training_check="error"):
+        def __init__(self):
+            super().__init__()
+            self.seq = TrainingSequential([keras.layers.Dropout(0.1)])
+            self.pinned = PinnedMode(keras.layers.Dropout(0.1), training=True)
+
+        def call(self, x, training=None):
+            return self.pinned(self.seq(x))
+    """
+    found = lint_source(textwrap.dedent(source))
+    assert [(f.code, f.line) for f in found] == [("TA001", 17), ("TA002", 26)]
+    assert "`tf.nn.dropout`" in found[0].message
+    assert "`self.seq` (TrainingSequential)" in found[1].message

@@ -74,6 +74,9 @@ class CallBodyChecker:
         params = {a.arg for a in (*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs)}
         self.has_training = "training" in params
         self.is_model = typer.is_model_like(cls_name)
+        # TrainingAwareModel/Layer forward the mode to every descendant themselves (and stop
+        # an explicit value from leaking), so a dropped or pinned flag there is no finding.
+        self.aware = typer.is_training_aware(cls_name)
         self.fallback = 0
 
     def run(self) -> None:
@@ -186,6 +189,8 @@ class CallBodyChecker:
         ty = self.typer.type_of(func, env)
         user = ty.user()
         value = literal_training(call)
+        if self.aware and (value is not None or user is not None):
+            return
         if value is not None and not isinstance(func, ast.Call):
             key = expr_key(func) or ""
             unknown_attr = key.startswith("self.") and all(k is Kind.UNKNOWN for _, k in ty.items)

@@ -132,11 +132,23 @@ def collect_imports(tree: ast.Module) -> ImportMap:
     return ImportMap.from_statements(found)
 
 
+# This library's classes, by the Keras class they stand in for.
+_OURS: dict[str, str] = {
+    "TrainingAwareModel": "Model",
+    "TrainingAwareLayer": "Layer",
+    "TrainingSequential": "Sequential",
+    "PinnedMode": "PinnedMode",
+}
+AWARE_BASES = frozenset({"TrainingAwareModel", "TrainingAwareLayer"})
+
+
 def keras_layer_name(path: str | None) -> str | None:
     """The class name if `path` is a Keras layer or model class, else None.
 
     `keras.layers.Dropout`, `keras.src.layers.regularization.dropout.Dropout`, `keras.Model`,
-    `keras.models.Sequential` and `keras_hub.layers.TransformerEncoder` qualify.
+    `keras.models.Sequential` and `keras_hub.layers.TransformerEncoder` qualify; this library's
+    `TrainingAwareModel`, `TrainingAwareLayer` and `TrainingSequential` give the Keras class they
+    stand in for (`Model`, `Layer`, `Sequential`).
 
     Args:
         path: a normalised dotted path, or None.
@@ -147,6 +159,8 @@ def keras_layer_name(path: str | None) -> str | None:
     if path is None:
         return None
     root, _, rest = path.partition(".")
+    if root == "training_aware":
+        return _OURS.get(path.rsplit(".", 1)[-1])
     if root not in ("keras", "keras_hub", "keras_nlp", "keras_cv") or not rest:
         return None
     parts = rest.split(".")

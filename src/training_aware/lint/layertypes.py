@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 
 from training_aware._training_table import IGNORES_TRAINING, USES_TRAINING
-from training_aware.lint.imports import ImportMap, keras_layer_name
+from training_aware.lint.imports import AWARE_BASES, ImportMap, keras_layer_name
 from training_aware.lint.keras_layers import MODEL_NAMES, keras_kind
 from training_aware.lint.values import NONE, UNKNOWN, Kind, Ty, container, expr_key, one
 
@@ -71,6 +71,32 @@ class Typer:
                 result = result or self.is_layer_like(base.id)
         self._layer_like[name] = result
         return result
+
+    def is_training_aware(self, name: str) -> bool:
+        """Does `name` derive from `TrainingAwareModel`/`TrainingAwareLayer` without opting into
+        `training_check="error"`? The library then hands the mode to every descendant itself."""
+        seen: set[str] = set()
+        while name in self.classes and name not in seen:
+            seen.add(name)
+            cls = self.classes[name]
+            for kw in cls.keywords:
+                value = kw.value.value if isinstance(kw.value, ast.Constant) else None
+                if kw.arg == "training_check" and value == "error":
+                    return False
+            local = None
+            for base, path in self.base_paths(cls):
+                if (
+                    path
+                    and path.startswith("training_aware.")
+                    and path.split(".")[-1] in AWARE_BASES
+                ):
+                    return True
+                if isinstance(base, ast.Name) and base.id in self.classes:
+                    local = local or base.id
+            if local is None:
+                return False
+            name = local
+        return False
 
     def is_model_like(self, name: str) -> bool:
         """Does the same-module class `name` derive from a Keras `Model` (a likely outermost
@@ -158,10 +184,10 @@ class Typer:
             return one(func.id, self.class_kind(func.id))
         path = self.imports.resolve(func) if isinstance(func, ast.Name | ast.Attribute) else None
         name = keras_layer_name(path)
-        if name is not None and path is not None and path.startswith("keras."):
+        if name is not None and path is not None and path.startswith(("keras.", "training_aware.")):
             if "applications" in path.split("."):
                 return one(name, Kind.MODEL)
-            return one(name, keras_kind(name, call, self))
+            return one(path.rsplit(".", 1)[-1], keras_kind(name, call, self))
         return UNKNOWN
 
     def type_of(self, node: ast.expr, env: dict[str, Ty]) -> Ty:
