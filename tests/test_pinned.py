@@ -163,6 +163,26 @@ def test_pinned_mode_reaches_the_wrapped_layers_sublayers() -> None:
 
 
 @pytest.mark.backend
+def test_a_failed_pinned_call_leaves_the_statistics_unchanged() -> None:
+    class FailsAfterBatchNorm(Block):
+        def call(self, x: Any) -> Any:
+            y = self.bn(self.dense(x))
+            if x.shape[0] == 16:  # symbolic traces (batch None) pass; this eager call fails
+                raise RuntimeError("boom")
+            return y
+
+    block = FailsAfterBatchNorm()
+    pinned = PinnedMode(block, training=True)
+    pinned(X[:2])
+    before = bn_stats(block)
+    with pytest.raises(RuntimeError, match="boom"):
+        pinned(X)
+    assert same_arrays(bn_stats(block), before)
+    pinned(X[:4])  # the same pinned call that succeeds does train the BatchNorm
+    assert not same_arrays(bn_stats(block), before)
+
+
+@pytest.mark.backend
 def test_pinned_false_keeps_a_block_in_inference_during_fit_without_leaking() -> None:
     frozen, head = Block(), keras.layers.BatchNormalization()
     inputs = keras.Input((4,))
