@@ -50,3 +50,54 @@ def test_section_names_the_facts_rows(code):
     assert line is not None
     for row in facts:
         assert row in line.group(1)
+
+
+def _run(code: str, source: str) -> dict[str, object]:
+    namespace: dict[str, object] = {"__name__": f"docs_example_{code.lower()}"}
+    exec(compile(source, f"docs/lint.md {code}", "exec"), namespace)
+    return namespace
+
+
+def _call_layers(namespace: dict[str, object]) -> int:
+    """Build and call every layer class the example defines (those built without arguments)."""
+    import keras
+    import numpy as np
+
+    called = 0
+    for value in list(namespace.values()):
+        if not (
+            isinstance(value, type)
+            and issubclass(value, keras.layers.Layer)
+            and value.__module__ == namespace["__name__"]
+            and "call" in vars(value)
+        ):
+            continue
+        try:
+            layer = value()
+        except TypeError:  # needs constructor arguments (e.g. a Dropout subclass's rate)
+            continue
+        out = layer(np.ones((2, 4), dtype="float32"))
+        assert out.shape[0] == 2
+        called += 1
+    return called
+
+
+@pytest.mark.parametrize("code", sorted(c for c in RULES if c not in ("TA000", "TA007")))
+def test_examples_run_with_keras(code):
+    bad, good = examples(code)
+    called = _call_layers(_run(code, bad)) + _call_layers(_run(code, good))
+    assert called >= (0 if code == "TA006" else 1)
+
+
+def test_ta007_bad_example_fails_on_keras_3_and_the_good_one_runs():
+    bad, good = examples("TA007")
+    with pytest.raises((ImportError, AttributeError), match="learning_phase"):
+        _run("TA007", bad)
+    _run("TA007", good)
+
+
+def test_ta000_bad_example_does_not_compile():
+    bad, good = examples("TA000")
+    with pytest.raises(SyntaxError):
+        compile(bad, "TA000", "exec")
+    assert _call_layers(_run("TA000", good)) == 1
