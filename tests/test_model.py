@@ -370,3 +370,29 @@ def test_positional_only_training_is_rejected_at_class_creation() -> None:
         class PosOnly(TrainingAwareLayer):
             def call(self, x, training=None, /):  # type: ignore[no-untyped-def]
                 return x
+
+
+def test_explicit_value_on_an_aware_block_does_not_leak_into_a_plain_parent() -> None:
+    class Block(TrainingAwareLayer):
+        def __init__(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
+            super().__init__(**kwargs)
+            self.drop = keras.layers.Dropout(0.5)
+
+        def call(self, x):  # type: ignore[no-untyped-def]
+            return self.drop(x)
+
+    class Parent(keras.Model):
+        def __init__(self) -> None:
+            super().__init__()
+            self.block = Block()
+            self.bn = keras.layers.BatchNormalization()
+
+        def call(self, x, training=False):  # type: ignore[no-untyped-def]
+            return self.bn(self.block(x, training=True))  # MC dropout on the block only
+
+    model = Parent()
+    model(X[:2])
+    before = bn_stats(model)
+    out = to_numpy(model(X, training=False))
+    assert same_arrays(before, bn_stats(model)), "the block's True leaked to the parent's BN"
+    assert (out == to_numpy(model.bn(np.zeros_like(X), training=False))).any()

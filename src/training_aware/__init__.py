@@ -14,16 +14,25 @@ __version__ = "0.1.0.dev0"
 
 # name -> module that defines it
 _EXPORTS: dict[str, str] = {
+    "AuditError": "training_aware.errors",
     "DroppedTrainingFlagError": "training_aware.errors",
+    "DroppedTrainingFlagWarning": "training_aware.check",
+    "InvalidChildError": "training_aware.errors",
+    "KerasVersionWarning": "training_aware.scope",
     "MissingTrainingArgumentError": "training_aware.errors",
     "ModeMismatchError": "training_aware.errors",
     "ModeReport": "training_aware.audit",
+    "NoDropoutLayerError": "training_aware.errors",
     "PinnedMode": "training_aware.pinned",
     "TrainingAwareLayer": "training_aware.model",
     "TrainingAwareModel": "training_aware.model",
+    "TrainingConfigError": "training_aware.errors",
     "TrainingFlagError": "training_aware.errors",
     "TrainingSequential": "training_aware.sequential",
+    "TrainingTypeError": "training_aware.errors",
     "TrainingValueError": "training_aware.errors",
+    "UnmatchedRuleError": "training_aware.errors",
+    "UnserializableChildError": "training_aware.errors",
     "accepts_training": "training_aware.signature",
     "audit": "training_aware.audit",
     "call_with_training": "training_aware.signature",
@@ -35,16 +44,25 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "AuditError",
     "DroppedTrainingFlagError",
+    "DroppedTrainingFlagWarning",
+    "InvalidChildError",
+    "KerasVersionWarning",
     "MissingTrainingArgumentError",
     "ModeMismatchError",
     "ModeReport",
+    "NoDropoutLayerError",
     "PinnedMode",
     "TrainingAwareLayer",
     "TrainingAwareModel",
+    "TrainingConfigError",
     "TrainingFlagError",
     "TrainingSequential",
+    "TrainingTypeError",
     "TrainingValueError",
+    "UnmatchedRuleError",
+    "UnserializableChildError",
     "__version__",
     "accepts_training",
     "audit",
@@ -57,20 +75,45 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from training_aware.audit import ModeReport, audit
-    from training_aware.check import forwards_training
+    from training_aware.audit import (
+        ModeReport,
+        audit,
+    )
+    from training_aware.check import (
+        DroppedTrainingFlagWarning,
+        forwards_training,
+    )
     from training_aware.errors import (
+        AuditError,
         DroppedTrainingFlagError,
+        InvalidChildError,
         MissingTrainingArgumentError,
         ModeMismatchError,
+        NoDropoutLayerError,
+        TrainingConfigError,
         TrainingFlagError,
+        TrainingTypeError,
         TrainingValueError,
+        UnmatchedRuleError,
+        UnserializableChildError,
     )
-    from training_aware.model import TrainingAwareLayer, TrainingAwareModel, set_training_check
-    from training_aware.modes import freeze_batchnorm, mc_predict, override_modes
+    from training_aware.model import (
+        TrainingAwareLayer,
+        TrainingAwareModel,
+        set_training_check,
+    )
+    from training_aware.modes import (
+        freeze_batchnorm,
+        mc_predict,
+        override_modes,
+    )
     from training_aware.pinned import PinnedMode
+    from training_aware.scope import KerasVersionWarning
     from training_aware.sequential import TrainingSequential
-    from training_aware.signature import accepts_training, call_with_training
+    from training_aware.signature import (
+        accepts_training,
+        call_with_training,
+    )
 
 
 def __getattr__(name: str) -> Any:

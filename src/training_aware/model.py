@@ -128,18 +128,9 @@ def wrap_call(cls: type, call: Callable[..., Any]) -> Callable[..., Any]:
         mode = scope.resolve(training)
         if declared:
             kwargs["training"] = mode
-        scope.ensure_hook()
-        outermost = not scope._STACK.get()
         inspector = _inspector_for(self)
-        token = scope.push(mode, inspector, self)
-        try:
-            if outermost:
-                with scope.preserve_keras_context():
-                    result = call(self, *args, **kwargs)
-            else:
-                result = call(self, *args, **kwargs)
-        finally:
-            scope.pop(token)
+        frame = scope.Frame(mode, inspector, self)
+        result = scope.run_in_frame(frame, call, (self, *args), kwargs)
         if inspector is not None:
             _inspected.add(self)  # inspected once, after a call that passed
         return result
@@ -184,6 +175,13 @@ class _TrainingAwareMixin:
         call = _user_call(cls)
         if call is not None:
             cls.call = wrap_call(cls, call)  # type: ignore[attr-defined]
+
+    # AutoGraph must leave this plumbing alone, as it leaves Keras' own `__call__`.
+    autograph_info__ = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # An explicit `block(x, training=True)` must not reach the caller's later children.
+        return scope.call_keeping_context(super().__call__, *args, **kwargs)  # type: ignore[misc]
 
 
 class TrainingAwareLayer(_TrainingAwareMixin, keras.layers.Layer):  # type: ignore[misc]

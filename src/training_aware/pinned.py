@@ -21,7 +21,6 @@ from typing import Any
 import keras
 import numpy as np
 from keras.src.backend import compute_output_spec
-from keras.src.backend.common import global_state
 
 from training_aware import scope
 from training_aware.errors import InvalidChildError, TrainingValueError, describe
@@ -97,10 +96,7 @@ class PinnedMode(keras.layers.Wrapper):  # type: ignore[misc]
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         # Keras writes the resolved mode of every call into the caller's shared call context and
         # never restores it (FACTS F3); leave that context exactly as it was found.
-        if global_state.get_global_attribute("current_call_ctx") is None:
-            return super().__call__(*args, **kwargs)
-        with scope.preserve_keras_context():
-            return super().__call__(*args, **kwargs)
+        return scope.call_keeping_context(super().__call__, *args, **kwargs)
 
     def call(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         kwargs.pop("training", None)

@@ -29,12 +29,14 @@ __all__ = [
     "TESTED_KERAS",
     "Frame",
     "KerasVersionWarning",
+    "call_keeping_context",
     "current_mode",
     "ensure_hook",
     "explicit_training",
     "frame",
     "preserve_keras_context",
     "resolve",
+    "run_in_frame",
     "validate_training",
 ]
 
@@ -119,6 +121,41 @@ def push(mode: Any, inspector: Inspector | None = None, owner: Any = None) -> An
 
 def pop(token: Any) -> None:
     _STACK.reset(token)
+
+
+def run_in_frame(
+    frame: Frame, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """Call `fn(*args, **kwargs)` inside `frame`: the body of every training-aware call.
+
+    The outermost frame also leaves Keras' shared call context as it found it, so nothing set
+    inside (an explicit override on some child) reaches plain Keras code running afterwards.
+    """
+    ensure_hook()
+    stack = _STACK.get()
+    token = _STACK.set((*stack, frame))
+    try:
+        if stack:
+            return fn(*args, **kwargs)
+        with preserve_keras_context():
+            return fn(*args, **kwargs)
+    finally:
+        _STACK.reset(token)
+
+
+def call_keeping_context(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a layer's `__call__` and restore the caller's Keras call context afterwards.
+
+    Keras writes the mode it resolved for *this* call into the caller's shared context before
+    running it, and never restores it (FACTS F3): `block(x, training=True)` would reach the
+    caller's later children. Training-aware classes route `__call__` through this.
+    """
+    from keras.src.backend.common import global_state
+
+    if global_state.get_global_attribute("current_call_ctx") is None:
+        return call(*args, **kwargs)
+    with preserve_keras_context():
+        return call(*args, **kwargs)
 
 
 def validate_training(value: Any, where: str) -> Any:
@@ -228,6 +265,12 @@ def _hooked_call(self: Any, *args: Any, **kwargs: Any) -> Any:
         return _original_call(self, *args, **kwargs)  # type: ignore[misc]
     finally:
         _STACK.reset(token)
+
+
+# AutoGraph must not convert the hook (it runs as plain Python at trace time, as Keras' own
+# `__call__` does), also when reached through a user's `super().__call__`: this is the marker
+# `tf.autograph.experimental.do_not_convert` sets; other backends ignore it.
+_hooked_call.autograph_info__ = None  # type: ignore[attr-defined]
 
 
 def _keras_version() -> tuple[int, ...]:

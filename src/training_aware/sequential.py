@@ -237,28 +237,15 @@ class TrainingSequential(keras.Model):  # type: ignore[misc]
     autograph_info__ = None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        # Keras writes this call's resolved mode into the caller's shared call context and never
-        # restores it (FACTS F3): `seq(x, training=True)` would reach the caller's later
-        # siblings. Leave the caller's context as it was.
-        if global_state.get_global_attribute("current_call_ctx") is None:
-            return super().__call__(*args, **kwargs)
-        with scope.preserve_keras_context():
-            return super().__call__(*args, **kwargs)
+        # `seq(x, training=True)` must not reach the caller's later children (FACTS F3).
+        return scope.call_keeping_context(super().__call__, *args, **kwargs)
 
     def call(self, inputs: Any, training: Any = None, mask: Any = None) -> Any:
         if training is not None and training is not True and training is not False:
             training = scope.validate_training(training, f"TrainingSequential '{self.name}'")
         mode = scope.resolve(training)
-        scope.ensure_hook()
-        outermost = not scope._STACK.get()
-        token = scope.push(mode, None, self)
-        try:
-            if outermost:
-                with scope.preserve_keras_context():
-                    return self._run(inputs, mode, mask)
-            return self._run(inputs, mode, mask)
-        finally:
-            scope.pop(token)
+        frame = scope.Frame(mode, None, self)
+        return scope.run_in_frame(frame, self._run, (inputs, mode, mask), {})
 
     def _run(self, x: Any, mode: Any, mask: Any) -> Any:
         plan = self._plan
