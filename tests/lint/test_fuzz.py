@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import warnings
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -211,6 +212,9 @@ def test_random_bytes_never_raise(data):
     _check(lint_source(data, "fuzz.py"))
 
 
+# Hypothesis warns when it builds the (large) repr of a generated module for its report; that
+# says nothing about the checker.
+@pytest.mark.filterwarnings("ignore:Generating overly large repr")
 @FUZZ
 @given(MODULES)
 def test_random_valid_python_never_raises(module):
