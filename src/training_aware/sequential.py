@@ -29,6 +29,7 @@ from keras.src.layers.core.input_layer import InputLayer
 from keras.src.utils.backend_utils import in_tf_graph
 
 from training_aware import scope
+from training_aware._config import decode, encode, record_arguments
 from training_aware.errors import InvalidChildError, UnserializableChildError, describe
 from training_aware.signature import accepts_training
 
@@ -81,7 +82,7 @@ class TrainingSequential(keras.Model):  # type: ignore[misc]
         # Recorded here, not in `__init__`: `__new__` sees exactly the arguments the most derived
         # class was constructed with (Keras' own auto-config records only defaults for Models,
         # FACTS F14), so a subclass with extra constructor arguments round-trips them.
-        arguments = _bind(cls, args, kwargs)
+        arguments = record_arguments(cls, args, kwargs)
         extra = {k: v for k, v in arguments.items() if k not in _BASE_ARGS}
         object.__setattr__(instance, "_constructor_arguments", extra)
         return instance
@@ -284,9 +285,7 @@ class TrainingSequential(keras.Model):  # type: ignore[misc]
                 )
             children.append(keras.saving.serialize_keras_object(child))
         where = type(self).__qualname__
-        config = {
-            k: _encode(v, f"{where}({k}=...)") for k, v in self._constructor_arguments.items()
-        }
+        config = {k: encode(v, f"{where}({k}=...)") for k, v in self._constructor_arguments.items()}
         config.update(name=self.name, trainable=self.trainable, layers=children)
         if self._input_batch_shape is not None:
             config["build_input_shape"] = list(self._input_batch_shape)
@@ -308,7 +307,7 @@ class TrainingSequential(keras.Model):  # type: ignore[misc]
         parameters = inspect.signature(cls.__init__).parameters
         open_kwargs = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
         kwargs = {
-            key: _decode(value, custom_objects)
+            key: decode(value, custom_objects)
             for key, value in config.items()
             if key in parameters or open_kwargs
         }
@@ -360,61 +359,6 @@ def _snapshot(model: Any) -> list[tuple[Any, Any]] | None:
 def _restore(saved: list[tuple[Any, Any]]) -> None:
     for variable, value in saved:
         variable.assign(value)
-
-
-def _bind(cls: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The constructor arguments by name, defaults included (`*args` kept as a tuple to refuse)."""
-    try:
-        bound = inspect.signature(cls.__init__).bind(None, *args, **kwargs)
-    except TypeError:
-        return {}  # `__init__` raises its own, clearer error
-    bound.apply_defaults()
-    arguments: dict[str, Any] = {}
-    for key, value in list(bound.arguments.items())[1:]:  # [0] is self
-        kind = bound.signature.parameters[key].kind
-        if kind is inspect.Parameter.VAR_KEYWORD:
-            arguments.update(value)
-        elif kind is not inspect.Parameter.VAR_POSITIONAL:
-            arguments[key] = value
-        elif value:
-            arguments[key] = _Positional(value)
-    return arguments
-
-
-class _Positional(tuple[Any, ...]):
-    """`*args` a subclass was constructed with: they cannot be replayed by keyword."""
-
-
-def _encode(value: Any, where: str) -> Any:
-    if isinstance(value, _Positional):
-        raise UnserializableChildError(
-            f"Cannot serialize {where}: the model was constructed with extra positional "
-            f"arguments {describe(tuple(value))}, which from_config cannot pass back by name. "
-            "Fix: pass them by keyword, or override get_config()/from_config()."
-        )
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_encode(v, where) for v in value]
-    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
-        return {k: _encode(v, where) for k, v in value.items()}
-    if hasattr(value, "get_config") and not inspect.isfunction(value):
-        return keras.saving.serialize_keras_object(value)
-    raise UnserializableChildError(
-        f"Cannot serialize {where}: {describe(value)} is neither a primitive (None, bool, int, "
-        "float, str, list, dict) nor a Keras-serializable object. Fix: pass a primitive, or "
-        "override get_config()/from_config() in the subclass to encode it."
-    )
-
-
-def _decode(value: Any, custom_objects: dict[str, Any] | None) -> Any:
-    if isinstance(value, list):
-        return [_decode(v, custom_objects) for v in value]
-    if isinstance(value, dict):
-        if {"class_name", "config", "module"} <= value.keys():
-            return keras.saving.deserialize_keras_object(value, custom_objects=custom_objects)
-        return {k: _decode(v, custom_objects) for k, v in value.items()}
-    return value
 
 
 def _match_children(model: TrainingSequential, saved: list[Any]) -> None:
