@@ -1,4 +1,11 @@
-"""Shared timing helpers: interleaved repeats, medians, ratios against a baseline."""
+"""Shared benchmark helpers: interleaved repeats, medians, paired ratios, deterministic counts.
+
+Wall time on a shared 2-core machine is noisy, so every script interleaves its candidates in each
+repeat (rotating the order) and reports, against a baseline: the ratio of the medians, the median
+of the paired per-repeat ratios (samples taken back to back, so a load change between repeats
+cancels out) and the ratio of the best samples. Beside the timings, two deterministic checks:
+Python function calls per compiled step (cProfile) and ops in the traced TensorFlow graph.
+"""
 
 from __future__ import annotations
 
@@ -16,8 +23,10 @@ def per_call(fn: Callable[[], Any], calls: int) -> float:
     return (time.perf_counter() - start) / calls
 
 
-def interleaved(fns: dict[str, Callable[[], Any]], repeats: int, calls: int) -> dict[str, float]:
-    """Median seconds per call; every repeat runs each candidate once, in rotating order."""
+def interleaved(
+    fns: dict[str, Callable[[], Any]], repeats: int, calls: int
+) -> dict[str, list[float]]:
+    """Seconds per call, one sample per candidate per repeat, candidates in rotating order."""
     samples: dict[str, list[float]] = {name: [] for name in fns}
     names = list(fns)
     for fn in fns.values():  # warm-up: tracing, building
@@ -25,15 +34,61 @@ def interleaved(fns: dict[str, Callable[[], Any]], repeats: int, calls: int) -> 
     for r in range(repeats):
         for name in names[r % len(names) :] + names[: r % len(names)]:
             samples[name].append(per_call(fns[name], calls))
-    return {name: statistics.median(values) for name, values in samples.items()}
+    return samples
 
 
-def report(title: str, medians: dict[str, float], baseline: str) -> dict[str, float]:
-    """Print each candidate's median and its ratio to `baseline`; return the ratios."""
-    base = medians[baseline]
+def report(title: str, samples: dict[str, list[float]], baseline: str) -> dict[str, float]:
+    """Print medians and ratios to `baseline`; return the median paired ratio per candidate."""
+    base = samples[baseline]
+    base_median, base_min = statistics.median(base), min(base)
     print(f"\n{title}")
     ratios = {}
-    for name, seconds in medians.items():
-        ratios[name] = seconds / base
-        print(f"  {name:<34} {seconds * 1e3:8.3f} ms   {ratios[name]:5.3f}x {baseline}")
+    for name, values in samples.items():
+        median = statistics.median(values)
+        ratios[name] = statistics.median(v / b for v, b in zip(values, base, strict=True))
+        print(
+            f"  {name:<32} {median * 1e3:8.3f} ms   paired {ratios[name]:5.3f}x   "
+            f"medians {median / base_median:5.3f}x   best {min(values) / base_min:5.3f}x"
+        )
     return ratios
+
+
+def python_calls_per_step(models: dict[str, Any], x: Any, y: Any, steps: int = 20) -> None:
+    """Python function calls per `train_on_batch` (deterministic, unlike wall time)."""
+    import cProfile
+    import pstats
+
+    print("\nPython function calls per compiled fit step (cProfile count, deterministic)")
+    for name, model in models.items():
+        profile = cProfile.Profile()
+        profile.runcall(lambda m=model: [m.train_on_batch(x, y) for _ in range(steps)])
+        print(f"  {name:<32} {pstats.Stats(profile).total_calls / steps:8.0f}")
+
+
+def graph_ops(models: dict[str, Any], batch: int, features: int) -> None:
+    """TensorFlow only: the number of ops in each model's traced forward graph, per mode."""
+    import tensorflow as tf
+
+    spec = tf.TensorSpec((batch, features))
+    print("\ntraced forward graph, number of ops (training=True / False)")
+    for name, model in models.items():
+        counts = [
+            len(
+                tf.function(lambda v, m=model, t=training: m(v, training=t))
+                .get_concrete_function(spec)
+                .graph.get_operations()
+            )
+            for training in (True, False)
+        ]
+        print(f"  {name:<32} {counts[0]} / {counts[1]}")
+
+
+def set_threads(threads: int) -> None:
+    """Pin TensorFlow to `threads` op threads (0: leave TensorFlow's default)."""
+    import keras
+
+    if keras.backend.backend() == "tensorflow" and threads:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)

@@ -17,19 +17,20 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import keras
 import numpy as np
+from _timing import graph_ops, interleaved, python_calls_per_step, report, set_threads
 
 from training_aware import TrainingSequential
+
+BASELINE = "keras.Sequential"
 
 UNITS, BLOCKS, RATE, BATCH, FEATURES = 64, 3, 0.2, 32, 32
 
@@ -80,77 +81,6 @@ def make_models(x: np.ndarray) -> dict[str, keras.Model]:
     return models
 
 
-def per_call(fn: Callable[[], Any], calls: int) -> float:
-    start = time.perf_counter()
-    for _ in range(calls):
-        fn()
-    return (time.perf_counter() - start) / calls
-
-
-def interleaved(
-    fns: dict[str, Callable[[], Any]], repeats: int, calls: int
-) -> dict[str, list[float]]:
-    """Seconds per call, one sample per model per repeat, models in rotating order."""
-    samples: dict[str, list[float]] = {name: [] for name in fns}
-    names = list(fns)
-    for fn in fns.values():  # warm-up (tracing, building)
-        per_call(fn, 3)
-    for r in range(repeats):
-        for name in names[r % len(names) :] + names[: r % len(names)]:
-            samples[name].append(per_call(fns[name], calls))
-    return samples
-
-
-def report(title: str, samples: dict[str, list[float]]) -> dict[str, float]:
-    """Print medians and the median of the paired (same-repeat) ratios; return the latter.
-
-    The paired ratio compares samples taken back to back, so a load change on a shared machine
-    between repeats cancels out; the ratio of the medians is printed beside it.
-    """
-    base = samples["keras.Sequential"]
-    base_median, base_min = statistics.median(base), min(base)
-    print(f"\n{title}")
-    ratios = {}
-    for name, values in samples.items():
-        median = statistics.median(values)
-        ratios[name] = statistics.median(v / b for v, b in zip(values, base, strict=True))
-        print(
-            f"  {name:<20} {median * 1e3:8.3f} ms   paired {ratios[name]:5.3f}x   "
-            f"medians {median / base_median:5.3f}x   best {min(values) / base_min:5.3f}x"
-        )
-    return ratios
-
-
-def python_calls_per_step(models: dict[str, keras.Model], x: Any, y: Any, steps: int = 20) -> None:
-    """Python function calls per `train_on_batch` (deterministic, unlike wall time)."""
-    import cProfile
-    import pstats
-
-    print("\nPython function calls per compiled fit step (cProfile count, deterministic)")
-    for name, model in models.items():
-        profile = cProfile.Profile()
-        profile.runcall(lambda m=model: [m.train_on_batch(x, y) for _ in range(steps)])
-        print(f"  {name:<20} {pstats.Stats(profile).total_calls / steps:8.0f}")
-
-
-def graph_ops(models: dict[str, keras.Model], features: int) -> None:
-    """TensorFlow only: the number of ops in each model's traced forward graph, per mode."""
-    import tensorflow as tf
-
-    spec = tf.TensorSpec((BATCH, features))
-    print("\ntraced forward graph, number of ops (training=True / False)")
-    for name, model in models.items():
-        counts = [
-            len(
-                tf.function(lambda v, m=model, t=training: m(v, training=t))
-                .get_concrete_function(spec)
-                .graph.get_operations()
-            )
-            for training in (True, False)
-        ]
-        print(f"  {name:<20} {counts[0]} / {counts[1]}")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
@@ -160,11 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         "--threads", type=int, default=1, help="TensorFlow op threads (0: TF default)"
     )
     args = parser.parse_args(argv)
-    if keras.backend.backend() == "tensorflow" and args.threads:
-        import tensorflow as tf
-
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    set_threads(args.threads)
 
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
@@ -179,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     inference = report(
         "eager forward, inference: model(x)",
         interleaved({n: (lambda m=m: m(x)) for n, m in models.items()}, args.repeats, args.calls),
+        BASELINE,
     )
     training = report(
         "eager forward, training: model(x, training=True)",
@@ -187,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             args.repeats,
             args.calls,
         ),
+        BASELINE,
     )
     for model in models.values():
         model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
@@ -197,10 +125,11 @@ def main(argv: list[str] | None = None) -> int:
             args.repeats,
             args.steps,
         ),
+        BASELINE,
     )
     python_calls_per_step(models, x, y)
     if keras.backend.backend() == "tensorflow":
-        graph_ops(models, FEATURES)
+        graph_ops(models, BATCH, FEATURES)
     ours = "TrainingSequential"
     ok = inference[ours] <= 1.10 and fit[ours] <= 1.02
     print(
