@@ -74,6 +74,10 @@ def test_five_megabyte_generated_file(tmp_path, capsys):
     lines.append(
         "import keras\n\nclass M(keras.layers.Layer):\n"
         "    def call(self, x, training=True):\n        return x\n"
+        "    def helper(self, x):\n"
+        "        if x is not None:\n"
+        "            return keras.layers.Dropout(0.5)(x, training=True)\n"
+        "print(keras.backend.learning_phase())\n"
     )
     path.write_text("".join(lines))
     assert path.stat().st_size > 5_000_000
@@ -81,7 +85,11 @@ def test_five_megabyte_generated_file(tmp_path, capsys):
     code, data = run_json(capsys, path)
     assert time.perf_counter() - start < 30
     assert code == 1
-    assert [(d["code"], d["line"]) for d in data] == [("TA005", 3004)]
+    assert [(d["code"], d["line"]) for d in data] == [
+        ("TA005", 3004),
+        ("TA004", 3008),
+        ("TA007", 3009),
+    ]
 
 
 def test_deeply_nested_expression_is_one_line():

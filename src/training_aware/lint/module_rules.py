@@ -20,35 +20,58 @@ from training_aware.lint.values import MODEL_TY, Kind, Ty, expr_key
 Report = Callable[[ast.AST, str, str], None]
 Func = ast.FunctionDef | ast.AsyncFunctionDef
 
-_LITERAL_TRAINING = re.compile(r"\btraining\s*=\s*(?:True|False)\b")
+_LITERAL_TRAINING = re.compile(r"training\s*=\s*(?:True|False)")  # literal prefix: fast
 _LEARNING_PHASE_TEXT = re.compile(r"learning_phase")
 _GRAD_TEXT = re.compile(r"grad\(")
+_BACKWARD_TEXT = re.compile(r"\.backward\(")
 _LEARNING_PHASE = frozenset({"learning_phase", "set_learning_phase", "learning_phase_scope"})
 
 
-def statements_matching(tree: ast.Module, source: str, pattern: re.Pattern[str]) -> list[ast.stmt]:
-    """The top-level statements whose lines hold a match of `pattern`: the only ones worth a
-    full walk (a 5 MB generated table with one match costs one statement's walk)."""
-    lines = set()
+def match_lines(source: str, pattern: re.Pattern[str]) -> list[int]:
+    """The 1-based line numbers holding a match of `pattern`, in order."""
+    lines: list[int] = []
+    line, last = 1, 0
     for match in pattern.finditer(source):
-        lines.add(source.count("\n", 0, match.start()) + 1)
-    if not lines:
-        return []
-    return [
-        stmt
-        for stmt in tree.body
-        if any(stmt.lineno <= line <= (stmt.end_lineno or stmt.lineno) for line in lines)
-    ]
+        line += source.count("\n", last, match.start())
+        last = match.start()
+        if not lines or lines[-1] != line:
+            lines.append(line)
+    return lines
 
 
-def _walk(statements: list[ast.stmt]) -> Iterator[ast.AST]:
-    for stmt in statements:
-        yield from ast.walk(stmt)
+def nodes_at(body: list[ast.stmt], lines: list[int]) -> Iterator[ast.AST]:
+    """Every node of the innermost statements that hold one of `lines`.
+
+    Only those statements are walked (for a compound statement whose header holds the line,
+    only its header: the test, the arguments, the decorators), so a 5 MB generated module, or a
+    long class, with one match costs one small walk, not a walk of the whole tree.
+    """
+    for stmt in body:
+        end = stmt.end_lineno or stmt.lineno
+        inside = [line for line in lines if stmt.lineno <= line <= end]
+        if not inside:
+            continue
+        children = _child_bodies(stmt)
+        if not children:
+            yield from ast.walk(stmt)
+            continue
+        for child in children:
+            yield from nodes_at(child, inside)
+        for node in ast.iter_child_nodes(stmt):
+            if not isinstance(node, ast.stmt | ast.excepthandler | ast.match_case):
+                yield from ast.walk(node)
+
+
+def _child_bodies(stmt: ast.stmt) -> list[list[ast.stmt]]:
+    bodies = [getattr(stmt, f) for f in ("body", "orelse", "finalbody") if getattr(stmt, f, None)]
+    bodies += [h.body for h in getattr(stmt, "handlers", ())]
+    bodies += [c.body for c in getattr(stmt, "cases", ())]
+    return bodies
 
 
 def check_functional_pins(tree: ast.Module, source: str, typer: Typer, report: Report) -> None:
     """TA004 for `layers.Dropout(0.5)(x, training=True)` anywhere (FACTS F4)."""
-    for node in _walk(statements_matching(tree, source, _LITERAL_TRAINING)):
+    for node in nodes_at(tree.body, match_lines(source, _LITERAL_TRAINING)):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Call):
             value = literal_training(node)
             if value is not None and typer.type_of_constructor(node.func).user() is not None:
@@ -58,7 +81,7 @@ def check_functional_pins(tree: ast.Module, source: str, typer: Typer, report: R
 
 def check_learning_phase(tree: ast.Module, source: str, typer: Typer, report: Report) -> None:
     """TA007: the learning-phase API of a Keras backend module (FACTS F11)."""
-    for node in _walk(statements_matching(tree, source, _LEARNING_PHASE_TEXT)):
+    for node in nodes_at(tree.body, match_lines(source, _LEARNING_PHASE_TEXT)):
         if isinstance(node, ast.Attribute) and node.attr in _LEARNING_PHASE:
             if typer.imports.resolve(node.value) in BACKEND_MODULES:
                 report(node, "TA007", rules.ta007(describe(node)))
@@ -82,7 +105,8 @@ def check_gradients(tree: ast.Module, source: str, typer: Typer, report: Report)
     model or a layer that uses `training` (built in this module, or annotated `keras.Model`).
     """
     has_tape = "GradientTape" in source
-    has_backward = ".backward(" in source
+    backward = match_lines(source, _BACKWARD_TEXT) if ".backward(" in source else []
+    has_backward = bool(backward)
     grad_funcs = _jax_grad_targets(tree, source, typer) if "grad(" in source else set()
     if not (has_tape or has_backward or grad_funcs):
         return
@@ -105,7 +129,7 @@ def check_gradients(tree: ast.Module, source: str, typer: Typer, report: Report)
         if self_ty is not None:
             env["self"] = self_ty
         label = f"{owner.name}.{func.name}" if owner is not None else func.name
-        if func.name in grad_funcs or (has_backward and _calls_backward(func)):
+        if func.name in grad_funcs or (has_backward and _calls_backward(func, backward)):
             _check_region(func.body, env, label, report)
         elif has_tape:
             for body in _tape_bodies(func.body, typer):
@@ -179,20 +203,21 @@ def _tape_bodies(
             yield from _tape_bodies(handler.body, typer, top_level)
 
 
-def _calls_backward(func: Func) -> bool:
+def _calls_backward(func: Func, lines: list[int]) -> bool:
+    end = func.end_lineno or func.lineno
+    inside = [line for line in lines if func.lineno <= line <= end]
     return any(
         isinstance(n, ast.Call)
         and isinstance(n.func, ast.Attribute)
         and n.func.attr == "backward"
         and not n.args
-        for stmt in func.body
-        for n in ast.walk(stmt)
+        for n in nodes_at(func.body, inside)
     )
 
 
 def _jax_grad_targets(tree: ast.Module, source: str, typer: Typer) -> set[str]:
     targets: set[str] = set()
-    for node in _walk(statements_matching(tree, source, _GRAD_TEXT)):
+    for node in nodes_at(tree.body, match_lines(source, _GRAD_TEXT)):
         if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Name):
             func = node.func
             path = (
