@@ -40,7 +40,8 @@ class _Tap:
 
         @functools.wraps(self.original)
         def call(*args: Any, **kwargs: Any) -> Any:
-            return tap.run(len(tap.interceptors) - 1, tap.interceptors, args, kwargs)
+            chain = tap.interceptors  # one read: another thread may replace the tuple
+            return tap.run(len(chain) - 1, chain, args, kwargs)
 
         return call
 

@@ -1,0 +1,96 @@
+"""Snapshot and restore of everything `audit` may touch: variables, attributes, compile state."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from training_aware.errors import AuditError, describe
+
+__all__ = ["assign", "restoring", "throwaway_compile", "values"]
+
+
+def values(variables: list[Any]) -> list[np.ndarray]:
+    import keras
+
+    return [np.array(keras.ops.convert_to_numpy(v.value), copy=True) for v in variables]
+
+
+def assign(variables: list[Any], values: list[np.ndarray]) -> None:
+    import keras
+
+    for variable, value in zip(variables, values, strict=True):
+        try:
+            current = keras.ops.convert_to_numpy(variable.value)
+        except Exception:  # JAX's trainer purges values during a loop and a failure leaves them so
+            current = None
+        if current is None or not np.array_equal(current, value):
+            variable.assign(value)
+
+
+def _unique(variables: list[Any]) -> list[Any]:
+    seen: set[int] = set()
+    out = []
+    for v in variables:
+        if id(v) not in seen:
+            seen.add(id(v))
+            out.append(v)
+    return out
+
+
+@contextmanager
+def restoring(model: Any) -> Iterator[list[Any]]:
+    """Restore every variable and every attribute of `model` on exit (yields the variables)."""
+    metric_vars = []
+    config = getattr(getattr(model, "_compile_config", None), "config", None) or {}
+    for value in config.values():
+        for obj in value if isinstance(value, list | tuple) else [value]:
+            metric_vars += list(getattr(obj, "variables", []) or [])
+    variables = _unique([*model.variables, *model.metrics_variables, *metric_vars])
+    saved = values(variables)
+    attributes = dict(vars(model))
+    try:
+        yield variables
+    finally:
+        assign(variables, saved)
+        for name in [k for k in vars(model) if k not in attributes]:
+            object.__delattr__(model, name)
+        for name, value in attributes.items():
+            if vars(model).get(name, _MISSING) is not value:
+                object.__setattr__(model, name, value)
+
+
+_MISSING: Any = object()
+
+
+def throwaway_compile(model: Any, notes: list[str]) -> None:
+    """Compile a copy of the model's configuration (or a minimal one) for the audit's own use."""
+    import keras
+
+    if not getattr(model, "compiled", False):
+        model.compile(optimizer=keras.optimizers.SGD(), loss="mse")
+        notes.append(
+            "the model was not compiled: the audit compiled a throwaway configuration "
+            "(SGD, mse) for fit and evaluate and restored the uncompiled model afterwards"
+        )
+        return
+    config = dict(getattr(getattr(model, "_compile_config", None), "config", None) or {})
+    optimizer = model.optimizer
+    try:
+        clone = keras.optimizers.deserialize(keras.optimizers.serialize(optimizer))
+    except Exception as error:
+        raise AuditError(
+            f"audit could not copy the optimizer {describe(optimizer)} ({error}); it runs fit "
+            "with a copy so that your optimizer's state is never touched. Fix: make the "
+            "optimizer serializable (get_config/from_config)."
+        ) from None
+    config["optimizer"] = clone
+    config.update(
+        run_eagerly=model.run_eagerly,
+        jit_compile=model.jit_compile,
+        steps_per_execution=model.steps_per_execution,
+    )
+    model.compile(**config)
