@@ -7,6 +7,8 @@ still there), and reports the library's version of the same model as clean.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from typing import Any
 
 import keras
@@ -297,3 +299,18 @@ def test_assert_training_modes_for_users_suites() -> None:
 def test_audit_needs_a_model() -> None:
     with pytest.raises(TypeError, match=r"audit expected a keras\.Model"):
         audit(keras.layers.Dense(2), X)
+
+
+def test_the_public_names_are_the_function_and_the_class_in_any_import_order() -> None:
+    code = (
+        "import training_aware as ta, training_aware.testing\n"
+        "ta.ModeReport\n"
+        "from training_aware.testing import assert_training_modes\n"
+        "import training_aware.auditing\n"
+        "assert callable(ta.audit) and ta.audit.__name__ == 'audit', ta.audit\n"
+        "assert isinstance(ta.ModeReport, type)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -21,7 +21,7 @@ _EXPORTS: dict[str, str] = {
     "KerasVersionWarning": "training_aware.scope",
     "MissingTrainingArgumentError": "training_aware.errors",
     "ModeMismatchError": "training_aware.errors",
-    "ModeReport": "training_aware.audit",
+    "ModeReport": "training_aware.report",
     "NoDropoutLayerError": "training_aware.errors",
     "PinnedMode": "training_aware.pinned",
     "TrainingAwareLayer": "training_aware.model",
@@ -34,7 +34,7 @@ _EXPORTS: dict[str, str] = {
     "UnmatchedRuleError": "training_aware.errors",
     "UnserializableChildError": "training_aware.errors",
     "accepts_training": "training_aware.signature",
-    "audit": "training_aware.audit",
+    "audit": "training_aware.auditing",
     "call_with_training": "training_aware.signature",
     "forwards_training": "training_aware.check",
     "freeze_batchnorm": "training_aware.modes",
@@ -75,10 +75,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from training_aware.audit import (
-        ModeReport,
-        audit,
-    )
+    from training_aware.auditing import audit
     from training_aware.check import (
         DroppedTrainingFlagWarning,
         forwards_training,
@@ -108,6 +105,7 @@ if TYPE_CHECKING:
         override_modes,
     )
     from training_aware.pinned import PinnedMode
+    from training_aware.report import ModeReport
     from training_aware.scope import KerasVersionWarning
     from training_aware.sequential import TrainingSequential
     from training_aware.signature import (

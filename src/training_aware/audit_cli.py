@@ -146,7 +146,7 @@ def main(argv: list[str]) -> int:
         print(f"training-aware audit: error: {error}", file=sys.stderr)
         return 2
 
-    from training_aware.audit import audit
+    from training_aware.auditing import audit
     from training_aware.errors import AuditError
 
     try:

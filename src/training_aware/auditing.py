@@ -41,6 +41,9 @@ from training_aware.report import Cell, ModeReport, Problem, Row, mode_name
 
 __all__ = ["ENTRY_POINTS", "ModeReport", "audit"]
 
+# (The module is not named `audit`: a submodule named like the function it exports would
+# replace `training_aware.audit` with the module as soon as it is imported.)
+
 _RECORDING: ContextVar[dict[tuple[str, int], set[Any]] | None] = ContextVar(
     "training_aware_audit_recording", default=None
 )

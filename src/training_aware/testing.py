@@ -39,7 +39,7 @@ def assert_training_modes(
     Raises:
         ModeMismatchError: the audit found a problem.
     """
-    from training_aware.audit import audit
+    from training_aware.auditing import audit
 
     report = audit(model, x, y, batch_size=batch_size)
     report.raise_for_problems()
