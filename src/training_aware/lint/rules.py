@@ -75,6 +75,7 @@ def where(cls: str, func: str) -> str:
 
 
 def ta001_sublayer(cls: str, callee: str, layer: str) -> str:
+    """TA001 at a call of a mode-dependent sublayer in a model's `call` without `training`."""
     return (
         f"`{cls}.call` has no `training` parameter but calls `{callee}` ({layer}), whose "
         f"behaviour depends on it; add `training=None` to `call` and pass `training=training`"
@@ -82,6 +83,7 @@ def ta001_sublayer(cls: str, callee: str, layer: str) -> str:
 
 
 def ta001_op(cls: str, op: str) -> str:
+    """TA001 at a dropout op or a branch on `training` in a `call` without `training`."""
     return (
         f"`{cls}.call` has no `training` parameter but uses the mode-dependent `{op}`; add "
         f"`training=None` to `call` and apply it only when `training` is true"
@@ -89,6 +91,7 @@ def ta001_op(cls: str, op: str) -> str:
 
 
 def ta002(cls: str, callee: str, layer: str) -> str:
+    """TA002 at a call of a mode-dependent sublayer that does not pass `training`."""
     return (
         f"`{cls}.call` calls `{callee}` ({layer}) without `training`; pass "
         f"`training=training` (on JAX it runs in inference mode during `fit`)"
@@ -96,6 +99,7 @@ def ta002(cls: str, callee: str, layer: str) -> str:
 
 
 def ta003_direct(cls: str, callee: str, layer: str) -> str:
+    """TA003 at `layer.call(...)` on a mode-dependent layer."""
     return (
         f"`{cls}.call` calls `{callee}.call(...)` ({layer}) directly, bypassing `__call__`, so "
         f"`training` never arrives; call `{callee}(..., training=training)` instead"
@@ -103,6 +107,7 @@ def ta003_direct(cls: str, callee: str, layer: str) -> str:
 
 
 def ta003_super(cls: str, base: str) -> str:
+    """TA003 at `super().call(...)` that does not forward `training`."""
     return (
         f"`{cls}.call` calls `super().call(...)` ({base}) without forwarding `training`; "
         f"pass `training=training`"
@@ -110,6 +115,7 @@ def ta003_super(cls: str, base: str) -> str:
 
 
 def ta004(where: str, callee: str, value: bool) -> str:
+    """TA004 at a literal `training=True`/`False` on a sublayer call."""
     return (
         f"{where} hard-codes `training={value}` on `{callee}`: the value leaks to later "
         f"siblings and `predict()` ignores it; use `PinnedMode({callee}, training={value})` "
@@ -118,6 +124,7 @@ def ta004(where: str, callee: str, value: bool) -> str:
 
 
 def ta005(cls: str) -> str:
+    """TA005 at a `training=True` default of `call`."""
     return (
         f"`{cls}.call` defaults `training=True`: a bare `model(x)` runs it and every layer "
         f"after it in training mode; default to `training=None`"
@@ -125,6 +132,7 @@ def ta005(cls: str) -> str:
 
 
 def ta006(func: str, callee: str) -> str:
+    """TA006 at a model call without `training=True` while gradients are computed."""
     return (
         f"`{func}` calls `{callee}` while computing gradients without `training=True`; "
         f"Dropout and BatchNorm run in inference mode; pass `training=True`"
@@ -132,6 +140,7 @@ def ta006(func: str, callee: str) -> str:
 
 
 def ta007(name: str) -> str:
+    """TA007 at a use of the removed learning-phase API."""
     return (
         f"`{name}` was removed in Keras 3 and has no replacement; pass `training` explicitly, "
         f"or scope a mode with `override_modes(...)` or `PinnedMode(...)`"
@@ -139,6 +148,7 @@ def ta007(name: str) -> str:
 
 
 def ta008(cls: str) -> str:
+    """TA008 at an overridden `__call__` that does not hand `training` to Keras."""
     return (
         f"`{cls}` overrides `__call__`, where Keras resolves `training`; move the logic "
         f"into `call` (or a wrapper layer)"
