@@ -68,19 +68,47 @@ def test_same_seed_same_result_and_all_state_restored() -> None:
     assert not np.array_equal(a[0], c[0])
 
 
+def _seeded(model: keras.Model, seed: int) -> None:
+    generators = [g for layer in model._flatten_layers() for g in layer._seed_generators]
+    for i, generator in enumerate(generators):
+        dtype = keras.ops.convert_to_numpy(generator.state.value).dtype
+        generator.state.assign(np.array([seed + i, 0], dtype=dtype))
+
+
 @pytest.mark.backend
 def test_mean_and_std_match_the_samples_drawn() -> None:
-    model = bn_then_dropout()
-    mean, std = mc_predict(model, X, samples=4, seed=3, batch_size=3, verbose=0)
-    # The same draws by hand: same seed state, the same forced modes, four predicts.
     from training_aware.modes import override_modes
 
-    for i, layer in enumerate(g for lyr in model._flatten_layers() for g in lyr._seed_generators):
-        layer.state.assign(np.array([3 + i, 0], dtype=seed_states(model)[i].dtype))
-    with override_modes(model, {keras.layers.Layer: False, keras.layers.Dropout: True}):
+    rules = {keras.layers.Layer: False, keras.layers.Dropout: True}
+    model = bn_then_dropout()
+    # batched (the default): one predict over x repeated 4 times, the same draws by hand
+    mean, std = mc_predict(model, X, samples=4, seed=3, batch_size=3, verbose=0)
+    _seeded(model, 3)
+    with override_modes(model, rules):
+        tiled = model.predict(np.concatenate([X] * 4), batch_size=3, verbose=0)
+    samples = tiled.reshape(4, *X.shape[:1], 2)
+    assert np.allclose(mean, samples.mean(axis=0), atol=1e-6)
+    assert np.allclose(std, samples.std(axis=0), atol=1e-5)
+    # batched=False: one predict per sample
+    mean, std = mc_predict(model, X, samples=4, seed=3, batch_size=3, verbose=0, batched=False)
+    _seeded(model, 3)
+    with override_modes(model, rules):
         samples = np.stack([model.predict(X, batch_size=3, verbose=0) for _ in range(4)])
     assert np.allclose(mean, samples.mean(axis=0), atol=1e-6)
     assert np.allclose(std, samples.std(axis=0), atol=1e-5)
+
+
+def test_chunked_rows_keep_their_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    from training_aware import mc
+
+    inputs = keras.Input((FEATURES,))
+    h = keras.layers.Dropout(0.0)(keras.layers.Dense(5)(inputs))  # no randomness: mean = predict
+    model = keras.Model(inputs, {"y": keras.layers.Dense(2)(h)})
+    expected = model.predict(X, verbose=0)["y"]
+    monkeypatch.setattr(mc, "_TILE_BYTES", 1)  # one row per predict call
+    mean, std = mc_predict(model, X, samples=3, verbose=0)
+    assert np.allclose(mean["y"], expected, atol=1e-6)
+    assert np.allclose(std["y"], 0.0, atol=1e-6)
 
 
 @pytest.mark.backend

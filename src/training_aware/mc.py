@@ -3,8 +3,10 @@
 The usual recipe, `model(x, training=True)` repeated, also puts BatchNormalization in training mode
 and changes its moving statistics on every sample (F5); hard-coding `Dropout(...)(x, training=True)`
 is ignored by `predict()` (F4). `mc_predict` forces dropout-like layers into training mode and
-everything else into inference mode with `override_modes`, runs the real `predict` `samples`
-times, and restores the model's non-trainable state bit-identically afterwards.
+everything else into inference mode with `override_modes`, draws the samples through the real
+compiled `predict` (for array inputs, one call over each chunk of rows repeated `samples` times,
+which saves Keras' per-call overhead), and restores the model's non-trainable state
+bit-identically afterwards.
 """
 
 from __future__ import annotations
@@ -75,6 +77,7 @@ def mc_predict(
     verbose: Literal["auto", 0, 1, 2] | int = "auto",
     *,
     dropout_layers: Iterable[type] = (),
+    batched: bool = True,
 ) -> tuple[Any, Any]:
     """Monte Carlo dropout predictions: mean and standard deviation over `samples` passes.
 
@@ -95,6 +98,11 @@ def mc_predict(
         verbose: Keras' convention: `"auto"` (= 1), 0 silent, 1 progress bar, 2 one line.
         dropout_layers: more layer classes to treat as dropout-like (e.g. your own noise layer
             whose `call` takes `training`).
+        batched: with array inputs, draw all samples of a chunk of rows in one `predict` over
+            the rows repeated `samples` times (every row gets its own dropout masks; much less
+            per-call overhead). This assumes a row's output depends only on that row in
+            inference mode, true of Keras' layers except stateful RNNs; pass `False` to run
+            `predict` once per sample instead (always the case for datasets and generators).
 
     Returns:
         `(mean, std)` NumPy arrays shaped like one `predict` output (a structure of them for a
@@ -150,23 +158,16 @@ def mc_predict(
     # JAX's trainer takes every variable's value out while `predict` runs and does not put it
     # back if `predict` fails; JAX arrays are immutable, so keeping references restores them.
     jax_values = [(v, v.value) for v in model.variables] if keras.backend.backend() == "jax" else []
-    structure: Any = None
-    sums: list[np.ndarray] = []
-    squares: list[np.ndarray] = []
     progbar = keras.utils.Progbar(samples, verbose=progbar_verbose, unit_name="sample")
+    arrays = _row_arrays(x) if batched else None
     try:
         with apply_modes(model, modes):
-            for i in range(samples):
-                out = model.predict(x, batch_size=batch_size, verbose=0)
-                flat = [np.asarray(a) for a in keras.tree.flatten(out)]
-                if structure is None:
-                    structure = out
-                    sums = [np.zeros(a.shape, np.float64) for a in flat]
-                    squares = [np.zeros(a.shape, np.float64) for a in flat]
-                for total, total_sq, a in zip(sums, squares, flat, strict=True):
-                    total += a
-                    total_sq += np.square(a, dtype=np.float64)
-                progbar.update(i + 1)
+            if arrays is None:
+                structure, sums, squares = _sample_per_call(model, x, samples, batch_size, progbar)
+            else:
+                structure, sums, squares = _sample_tiled(
+                    model, x, arrays, samples, batch_size, progbar
+                )
     except BaseException:
         for variable, value in jax_values:
             if getattr(variable, "_value", value) is None:
@@ -187,6 +188,83 @@ def mc_predict(
     mean = keras.tree.pack_sequence_as(structure, means)
     std = keras.tree.pack_sequence_as(structure, stds)
     return mean, std
+
+
+# Inputs repeated for one `predict` call are kept under this size (the chunk of rows shrinks).
+_TILE_BYTES = 64 * 2**20
+
+Sums = tuple[Any, list[np.ndarray], list[np.ndarray]]  # output structure, sums, sums of squares
+
+
+def _row_arrays(x: Any) -> list[np.ndarray] | None:
+    """`x`'s leaves as arrays with a common first dimension, or None (a dataset, a generator)."""
+    import keras
+
+    leaves = keras.tree.flatten(x)
+    if not leaves or not all(
+        hasattr(a, "shape") and hasattr(a, "dtype") and len(a.shape) > 0 for a in leaves
+    ):
+        return None
+    arrays = [np.asarray(a) for a in leaves]
+    rows = {a.shape[0] for a in arrays}
+    return arrays if len(rows) == 1 and arrays[0].shape[0] > 0 else None
+
+
+def _sample_per_call(
+    model: Any, x: Any, samples: int, batch_size: int | None, progbar: Any
+) -> Sums:
+    """One `predict` per sample."""
+    import keras
+
+    structure: Any = None
+    sums: list[np.ndarray] = []
+    squares: list[np.ndarray] = []
+    for i in range(samples):
+        out = model.predict(x, batch_size=batch_size, verbose=0)
+        flat = [np.asarray(a) for a in keras.tree.flatten(out)]
+        if structure is None:
+            structure = out
+            sums = [np.zeros(a.shape, np.float64) for a in flat]
+            squares = [np.zeros(a.shape, np.float64) for a in flat]
+        for total, total_sq, a in zip(sums, squares, flat, strict=True):
+            total += a
+            total_sq += np.square(a, dtype=np.float64)
+        progbar.update(i + 1)
+    return structure, sums, squares
+
+
+def _sample_tiled(
+    model: Any,
+    x: Any,
+    arrays: list[np.ndarray],
+    samples: int,
+    batch_size: int | None,
+    progbar: Any,
+) -> Sums:
+    """One `predict` per chunk of rows, over the chunk repeated `samples` times."""
+    import keras
+
+    rows = arrays[0].shape[0]
+    row_bytes = max(1, sum(a.nbytes for a in arrays) // rows)
+    chunk = max(1, min(rows, _TILE_BYTES // (row_bytes * samples)))
+    structure: Any = None
+    parts: list[tuple[list[np.ndarray], list[np.ndarray]]] = []
+    for start in range(0, rows, chunk):
+        pieces = [a[start : start + chunk] for a in arrays]
+        count = pieces[0].shape[0]
+        tiled = keras.tree.pack_sequence_as(x, [np.concatenate([p] * samples) for p in pieces])
+        structure = model.predict(tiled, batch_size=batch_size, verbose=0)
+        flat = [
+            np.asarray(a, np.float64).reshape(samples, count, *np.shape(a)[1:])
+            for a in keras.tree.flatten(structure)
+        ]
+        parts.append(([f.sum(axis=0) for f in flat], [np.square(f).sum(axis=0) for f in flat]))
+        progbar.update(round(samples * min(start + chunk, rows) / rows))
+    sums = [np.concatenate([p[0][i] for p in parts]) for i in range(len(parts[0][0]))]
+    squares = [np.concatenate([p[1][i] for p in parts]) for i in range(len(parts[0][1]))]
+    dtypes = [np.asarray(a).dtype for a in keras.tree.flatten(structure)]
+    like = [np.zeros((0,), d) for d in dtypes]
+    return keras.tree.pack_sequence_as(structure, like), sums, squares
 
 
 def _float_dtype(array: Any) -> Any:
