@@ -52,7 +52,10 @@ def all_variables(model: keras.Model) -> list[np.ndarray]:
 @pytest.mark.backend
 def test_f1_bad_model_is_flagged_and_the_training_aware_version_is_clean() -> None:
     report = audit(seed_models.bad_model(units=3), X)
-    assert flagged(report) == {("batch_normalization", "fit"), ("dropout", "fit")}
+    assert {(p.layer_class, p.entry_point) for p in report.problems} == {
+        ("BatchNormalization", "fit"),
+        ("Dropout", "fit"),
+    }
     fix = report.problems[0].fix
     assert "has no `training` parameter" in fix and "FACTS F1" in fix
     assert audit(seed_models.bad_model(TrainingAwareModel, units=3), X).ok
@@ -128,7 +131,7 @@ def test_f9_training_true_default_upstream_is_flagged_with_changed_statistics() 
     assert ("bn", "call()") in flagged(report)
     bn = next(p for p in report.problems if p.path == "bn" and p.entry_point == "call()")
     assert "changed its moving statistics" in bn.message
-    resize = next(p for p in report.problems if p.path == "sequential/resize")
+    resize = next(p for p in report.problems if p.path.endswith("/resize"))
     assert "defaults to training=True" in resize.fix and "FACTS F9" in resize.fix
     if BACKEND == "tensorflow":  # predict calls the model without training: the default leaks
         disagree = [p for p in report.problems if p.kind == "inconsistent" and p.path == "bn"]
@@ -271,7 +274,7 @@ def test_report_table_dict_and_errors() -> None:
     assert data["ok"] is False and data["entry_points"][0] == "fit"
     assert data["problems"][0]["expected"] == "training"
     assert data["rows"][0]["modes"]["fit"]["received"] == ["inference"]
-    with pytest.raises(ModeMismatchError, match=r"2 problem\(s\):\n  - batch_normalization"):
+    with pytest.raises(ModeMismatchError, match=r"2 problem\(s\):\n  - batch_normalization\w*"):
         report.raise_for_problems()
     audit(GoodModel(), X).raise_for_problems()  # clean: no error
 
