@@ -5,17 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from training_aware._walk import Entry
+from training_aware.mc import DROPOUT_LIKE
 
 __all__ = ["fix_for"]
 
-_DROPOUT_LIKE = ("Dropout", "GaussianDropout", "GaussianNoise", "AlphaDropout")
-
 
 def _is_dropout_like(layer: Any) -> bool:
-    return any(
-        cls.__name__ in _DROPOUT_LIKE or cls.__name__.startswith("SpatialDropout")
-        for cls in type(layer).__mro__
-    )
+    return any(cls.__name__ in DROPOUT_LIKE for cls in type(layer).__mro__)
 
 
 def _is_bn(layer: Any) -> bool:

@@ -25,7 +25,8 @@ from typing import Any, TypeVar, overload
 
 import keras
 
-from training_aware import _training_table, scope
+from training_aware import scope
+from training_aware._walk import is_mode_dependent
 from training_aware.errors import (
     DroppedTrainingFlagError,
     MissingTrainingArgumentError,
@@ -59,27 +60,14 @@ def _call_owner(cls: type) -> type:
 def depends_on_training(layer: Any) -> bool:
     """Whether `layer` behaves differently in training and inference.
 
-    True for a Keras built-in whose `call` reads `training` (the generated table; `Dense` and
-    `EinsumDense` declare it and ignore it), for a layer of any other class whose `call` declares
-    `training`, and for any layer containing such a descendant. Keras containers (`Sequential`,
-    `Functional`, wrappers) are judged by what they contain.
+    True for a layer of a non-Keras class whose `call` declares `training`, and for any layer
+    that is, or contains, a mode-dependent layer (`_walk.is_mode_dependent`: Keras built-ins by
+    the generated table, so `Dense` and `EinsumDense`, which declare `training` and ignore it, are
+    not). Keras containers (`Sequential`, `Functional`, wrappers) are judged by what they contain.
     """
-    owner = _call_owner(type(layer))
-    sublayers = layer._flatten_layers(include_self=False, recursive=True)
-    if _is_keras_builtin(owner):
-        if sublayers:  # a container or wrapper: its children decide
-            return any(_self_depends(child) for child in sublayers)
-        return owner.__name__ in _training_table.USES_TRAINING
-    if accepts_training(layer):
+    if not _is_keras_builtin(_call_owner(type(layer))) and accepts_training(layer):
         return True
-    return any(_self_depends(child) for child in sublayers)
-
-
-def _self_depends(layer: Any) -> bool:
-    owner = _call_owner(type(layer))
-    if _is_keras_builtin(owner):
-        return owner.__name__ in _training_table.USES_TRAINING and not layer._layers
-    return bool(accepts_training(layer))
+    return any(is_mode_dependent(sub) for sub in layer._flatten_layers(include_self=True))
 
 
 def _user_frame(frame: FrameType | None) -> FrameType | None:

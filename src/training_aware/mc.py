@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from training_aware._state import assign, values
 from training_aware._walk import walk
 from training_aware.errors import NoDropoutLayerError, TrainingValueError, describe
 
@@ -38,18 +39,6 @@ def _dropout_classes(extra: Iterable[type]) -> tuple[type, ...]:
 
     found = [getattr(keras.layers, name) for name in DROPOUT_LIKE if hasattr(keras.layers, name)]
     return (*found, *extra)
-
-
-def _snapshot(variables: list[Any]) -> list[np.ndarray]:
-    return [np.array(v.numpy(), copy=True) for v in variables]
-
-
-def _restore(variables: list[Any], values: list[np.ndarray]) -> None:
-    for variable, value in zip(variables, values, strict=True):
-        if getattr(variable, "_value", True) is None or not np.array_equal(
-            np.asarray(variable.numpy()), value
-        ):
-            variable.assign(value)
 
 
 def _seed_states(layers: list[Any]) -> list[Any]:
@@ -149,8 +138,8 @@ def mc_predict(
     seed_states = _seed_states(dropouts)
     seed_ids = {id(v) for v in seed_states}
     kept = [v for v in model.non_trainable_variables if id(v) not in seed_ids]
-    kept_values = _snapshot(kept)
-    seed_values = _snapshot(seed_states)
+    kept_values = values(kept)
+    seed_values = values(seed_states)
     if seed is not None:
         for i, state in enumerate(seed_states):
             state.assign(np.array([seed + i, 0], dtype=seed_values[i].dtype))
@@ -174,9 +163,9 @@ def mc_predict(
                 variable.assign(value)
         raise
     finally:
-        _restore(kept, kept_values)
+        assign(kept, kept_values)
         if seed is not None:
-            _restore(seed_states, seed_values)
+            assign(seed_states, seed_values)
 
     means: list[np.ndarray] = []
     stds: list[np.ndarray] = []
