@@ -36,7 +36,7 @@ from training_aware._intent import (
 )
 from training_aware._state import assign, restoring, throwaway_compile, values
 from training_aware._walk import Entry, is_mode_dependent, walk
-from training_aware.errors import AuditError, describe
+from training_aware.errors import AuditError, TrainingTypeError, describe
 from training_aware.report import Cell, ModeReport, Problem, Row, mode_name
 
 __all__ = ["ENTRY_POINTS", "ModeReport", "audit"]
@@ -137,7 +137,7 @@ def audit(model: Any, x: Any, y: Any = None, *, batch_size: int | None = None) -
     import keras
 
     if not isinstance(model, keras.Model):
-        raise TypeError(
+        raise TrainingTypeError(
             f"audit expected a keras.Model, got {describe(model)}. Fix: wrap a layer in a "
             "model, e.g. keras.Sequential([layer])."
         )

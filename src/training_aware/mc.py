@@ -18,7 +18,12 @@ import numpy as np
 
 from training_aware._state import assign, values
 from training_aware._walk import walk
-from training_aware.errors import NoDropoutLayerError, TrainingValueError, describe
+from training_aware.errors import (
+    NoDropoutLayerError,
+    TrainingConfigError,
+    TrainingValueError,
+    describe,
+)
 
 __all__ = ["DROPOUT_LIKE", "mc_predict"]
 
@@ -54,7 +59,9 @@ def _progbar_verbose(verbose: int | str) -> int:
         return 1
     if verbose in (0, 1, 2):
         return int(verbose)
-    raise ValueError(f"mc_predict: verbose must be 'auto', 0, 1 or 2, got {describe(verbose)}.")
+    raise TrainingConfigError(
+        f"mc_predict: verbose must be 'auto', 0, 1 or 2, got {describe(verbose)}."
+    )
 
 
 def mc_predict(
@@ -111,7 +118,9 @@ def mc_predict(
     from training_aware.modes import apply_modes
 
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 2:
-        raise ValueError(f"mc_predict: samples must be an int >= 2, got {describe(samples)}.")
+        raise TrainingConfigError(
+            f"mc_predict: samples must be an int >= 2, got {describe(samples)}."
+        )
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
         raise TrainingValueError(
             f"mc_predict: seed must be a non-negative int or None, got {seed!r}."

@@ -23,7 +23,12 @@ from typing import Any
 from training_aware import _calltap, scope
 from training_aware._compiled import models_in, swap_compiled
 from training_aware._walk import Entry, walk
-from training_aware.errors import TrainingValueError, UnmatchedRuleError, describe
+from training_aware.errors import (
+    TrainingTypeError,
+    TrainingValueError,
+    UnmatchedRuleError,
+    describe,
+)
 
 __all__ = ["freeze_batchnorm", "mc_predict", "override_modes"]
 
@@ -90,7 +95,7 @@ def resolve_rules(model: Any, rules: Mapping[Rule, bool]) -> dict[int, tuple[Any
     import keras
 
     if not isinstance(model, keras.layers.Layer):
-        raise TypeError(
+        raise TrainingTypeError(
             f"override_modes expected a Keras layer or model, got {describe(model)}. "
             "Fix: pass the model whose layers the rules name."
         )
@@ -107,7 +112,7 @@ def resolve_rules(model: Any, rules: Mapping[Rule, bool]) -> dict[int, tuple[Any
             or (isinstance(rule, type) and issubclass(rule, keras.layers.Layer))
             or (callable(rule) and not isinstance(rule, type))
         ):
-            raise TypeError(
+            raise TrainingTypeError(
                 f"override_modes rule {describe(rule)} is not a layer class, a path glob or a "
                 "predicate. Fix: use e.g. keras.layers.Dropout, 'encoder/*dropout*' or "
                 "lambda layer: layer.name.startswith('drop')."

@@ -30,7 +30,12 @@ from keras.src.utils.backend_utils import in_tf_graph
 
 from training_aware import scope
 from training_aware._config import decode, encode, record_arguments
-from training_aware.errors import InvalidChildError, UnserializableChildError, describe
+from training_aware.errors import (
+    InvalidChildError,
+    TrainingConfigError,
+    UnserializableChildError,
+    describe,
+)
 from training_aware.signature import accepts_training
 
 __all__ = ["TrainingSequential"]
@@ -123,7 +128,7 @@ class TrainingSequential(keras.Model):  # type: ignore[misc]
             layer = layer._keras_history[0]  # `keras.Input(...)`: it sets the input shape
         if isinstance(layer, InputLayer):
             if index != 0 or self._input_batch_shape is not None:
-                raise ValueError(
+                raise TrainingConfigError(
                     f"TrainingSequential '{self.name}': an input (`keras.Input`/`InputLayer`) "
                     f"was given as child {index}; it can only come first, once. Fix: remove it."
                 )
@@ -132,7 +137,7 @@ class TrainingSequential(keras.Model):  # type: ignore[misc]
         else:
             _check_child(layer, index)
             if isinstance(layer, keras.layers.Layer) and not self._name_is_unique(layer):
-                raise ValueError(
+                raise TrainingConfigError(
                     f"TrainingSequential '{self.name}': child {index} is named '{layer.name}', "
                     "which is already the name of another child. Layer names must be unique "
                     "within the model. Fix: pass a unique `name=` to the layer."
@@ -220,7 +225,7 @@ class TrainingSequential(keras.Model):  # type: ignore[misc]
         if input_shape is None:
             return
         if not self._children:
-            raise ValueError(
+            raise TrainingConfigError(
                 f"TrainingSequential '{self.name}' cannot be built because it has no children. "
                 "Fix: call `model.add(layer)` first."
             )
@@ -366,7 +371,7 @@ def _match_children(model: TrainingSequential, saved: list[Any]) -> None:
     made = [type(c).__name__ for c in model]
     wanted = [type(c).__name__ for c in saved]
     if wanted[: len(made)] != made:
-        raise ValueError(
+        raise TrainingConfigError(
             f"{type(model).__qualname__}.from_config: the constructor made the children "
             f"{made}, but the saved model has {wanted}. The stack was changed after "
             "construction in a way that cannot be replayed. Fix: accept a `layers` argument in "
