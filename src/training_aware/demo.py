@@ -185,37 +185,56 @@ PINNED = {("F3 drop(x, training=True) then bn(x)", "Dropout"): "train"}
 
 def _rows() -> list[Row]:
     import keras
-    import numpy as np
 
     from training_aware import TrainingAwareModel
 
-    x = np.random.default_rng(0).normal(size=(16, 4)).astype("float32")
-    y = np.random.default_rng(1).normal(size=(16, 8)).astype("float32")
+    x, y = _data()
     rows: list[Row] = []
     for name, factory, _ in _cases():
-        results: dict[str, dict[str, dict[str, set[str]]]] = {}
-        for label, base in (("plain", keras.Model), ("library", TrainingAwareModel)):
-            model = factory(base)
-            model.compile("sgd", "mse")
-            model(x[:2])
-            results[label] = {
-                "fit": _record(model, partial(model.fit, x, y, epochs=1, verbose=0)),
-                "predict": _record(model, partial(model.predict, x, verbose=0)),
-                "model(x)": _record(model, partial(model, x)),
-            }
-        for entry, meant in MEANT.items():
-            for kind in ("BatchNorm", "Dropout"):
-                want = PINNED.get((name, kind), meant)
-                rows.append(
-                    (
-                        name,
-                        entry,
-                        kind,
-                        want,
-                        _mark(results["plain"][entry][kind], want),
-                        _mark(results["library"][entry][kind], want),
-                    )
+        plain, library = (factory(base) for base in (keras.Model, TrainingAwareModel))
+        pinned = {kind: mode for (case, kind), mode in PINNED.items() if case == name}
+        rows += _compare(name, _observe(plain, x, y), _observe(library, x, y), pinned)
+    return rows
+
+
+Observed = dict[str, dict[str, set[str]]]  # entry point -> layer kind -> modes received
+
+
+def _data() -> tuple[Any, Any]:
+    import numpy as np
+
+    x = np.random.default_rng(0).normal(size=(16, 4)).astype("float32")
+    y = np.random.default_rng(1).normal(size=(16, 8)).astype("float32")
+    return x, y
+
+
+def _observe(model: Any, x: Any, y: Any) -> Observed:
+    """The modes BatchNorm and Dropout received under `fit`, `predict` and `model(x)`."""
+    model.compile("sgd", "mse")
+    model(x[:2])
+    return {
+        "fit": _record(model, partial(model.fit, x, y, epochs=1, verbose=0)),
+        "predict": _record(model, partial(model.predict, x, verbose=0)),
+        "model(x)": _record(model, partial(model, x)),
+    }
+
+
+def _compare(name: str, plain: Observed, library: Observed, pinned: dict[str, str]) -> list[Row]:
+    """One row per entry point and layer kind: the mode meant, and what each side received."""
+    rows: list[Row] = []
+    for entry, meant in MEANT.items():
+        for kind in ("BatchNorm", "Dropout"):
+            want = pinned.get(kind, meant)
+            rows.append(
+                (
+                    name,
+                    entry,
+                    kind,
+                    want,
+                    _mark(plain[entry][kind], want),
+                    _mark(library[entry][kind], want),
                 )
+            )
     return rows
 
 
@@ -253,30 +272,14 @@ def _scoped_cases() -> list[tuple[str, Callable[[bool], Any], dict[str, str]]]:
 
 def _scoped_rows() -> list[Row]:
     """F4, F5 and F10: fixed by PinnedMode, mc_predict and freeze_batchnorm, not a base class."""
-    import numpy as np
 
     from training_aware import mc_predict
 
-    x = np.random.default_rng(0).normal(size=(16, 4)).astype("float32")
-    y = np.random.default_rng(1).normal(size=(16, 8)).astype("float32")
+    x, y = _data()
     rows: list[Row] = []
     for name, factory, pinned in _scoped_cases():
-        results: dict[str, dict[str, dict[str, set[str]]]] = {}
-        for label, library in (("plain", False), ("library", True)):
-            model = factory(library)
-            model.compile("sgd", "mse")
-            results[label] = {
-                "fit": _record(model, partial(model.fit, x, y, epochs=1, verbose=0)),
-                "predict": _record(model, partial(model.predict, x, verbose=0)),
-                "model(x)": _record(model, partial(model, x)),
-            }
-        for entry, meant in MEANT.items():
-            for kind in ("BatchNorm", "Dropout"):
-                want = pinned.get(kind, meant)
-                plain, library_seen = results["plain"][entry][kind], results["library"][entry][kind]
-                rows.append(
-                    (name, entry, kind, want, _mark(plain, want), _mark(library_seen, want))
-                )
+        plain, library = (factory(flag) for flag in (False, True))
+        rows += _compare(name, _observe(plain, x, y), _observe(library, x, y), pinned)
     # F5: Monte Carlo samples. Plain: model(x, training=True); library: mc_predict.
     model = _scoped_cases()[0][1](True)
     sampled = _record(model, lambda: [model(x, training=True) for _ in range(3)])
