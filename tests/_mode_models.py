@@ -13,57 +13,6 @@ import keras
 FEATURES = 4
 
 
-class BadModel(keras.Model):
-    """The seed's Example 1: `call` has no `training` parameter (FACTS F1)."""
-
-    def __init__(self, units: int = 3, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.dense = keras.layers.Dense(units)
-        self.batch_norm = keras.layers.BatchNormalization()
-        self.dropout = keras.layers.Dropout(0.5)
-
-    def call(self, inputs: Any) -> Any:
-        x = self.dense(inputs)
-        x = self.batch_norm(x)
-        return self.dropout(x)
-
-
-class GoodModel(keras.Model):
-    """The seed's Example 2: forwards `training` explicitly."""
-
-    def __init__(self, units: int = 3, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.dense = keras.layers.Dense(units)
-        self.batch_norm = keras.layers.BatchNormalization()
-        self.dropout = keras.layers.Dropout(0.5)
-
-    def call(self, inputs: Any, training: bool = False) -> Any:
-        x = self.dense(inputs)
-        x = self.batch_norm(x, training=training)
-        return self.dropout(x, training=training)
-
-
-class ComplexModel(keras.Model):
-    """The seed's Example 3: a hand-written loop passing `training` to BN and Dropout only."""
-
-    def __init__(self, units: int = 3, num_layers: int = 2, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.layers_list = []
-        for _ in range(num_layers):
-            self.layers_list.append(keras.layers.Dense(units))
-            self.layers_list.append(keras.layers.BatchNormalization())
-            self.layers_list.append(keras.layers.Dropout(0.2))
-
-    def call(self, inputs: Any, training: bool = False) -> Any:
-        x = inputs
-        for layer in self.layers_list:
-            if isinstance(layer, keras.layers.BatchNormalization | keras.layers.Dropout):
-                x = layer(x, training=training)
-            else:
-                x = layer(x)
-        return x
-
-
 class NoForward(keras.Model):
     """FACTS F2: `call(x, training=False)` that does not forward it (wrong on JAX only)."""
 

@@ -19,7 +19,6 @@ from tests import seed_models
 from tests._mode_models import (
     FEATURES,
     FrozenBackbone,
-    GoodModel,
     LeakyMC,
     NoForward,
     functional_mc,
@@ -182,7 +181,7 @@ def test_f13_sticky_false_starves_the_head_and_the_training_aware_version_is_cle
 
 @pytest.mark.backend
 def test_everything_is_restored_bit_identically_on_a_compiled_trained_model() -> None:
-    model = GoodModel()
+    model = seed_models.good_model(units=3)
     model.compile(optimizer=keras.optimizers.Adam(0.1), loss="mse", metrics=["mae"])
     model.fit(X, np.ones((8, 3), "float32"), batch_size=4, verbose=0)
     variables = all_variables(model)
@@ -208,7 +207,7 @@ def test_everything_is_restored_bit_identically_on_a_compiled_trained_model() ->
 
 
 def test_an_uncompiled_model_stays_uncompiled_and_the_report_says_so() -> None:
-    model = GoodModel()
+    model = seed_models.good_model(units=3)
     report = audit(model, X)
     assert not model.compiled and getattr(model, "optimizer", None) is None
     assert any("not compiled" in note and "throwaway" in note for note in report.notes)
@@ -216,7 +215,7 @@ def test_an_uncompiled_model_stays_uncompiled_and_the_report_says_so() -> None:
 
 
 def test_a_failed_audit_leaves_the_model_as_it_was() -> None:
-    model = GoodModel()
+    model = seed_models.good_model(units=3)
     model.compile(optimizer="sgd", loss="mse")
     model(X)
     variables = all_variables(model)
@@ -276,7 +275,7 @@ def test_report_table_dict_and_errors() -> None:
     assert data["rows"][0]["modes"]["fit"]["received"] == ["inference"]
     with pytest.raises(ModeMismatchError, match=r"2 problem\(s\):\n  - batch_normalization\w*"):
         report.raise_for_problems()
-    audit(GoodModel(), X).raise_for_problems()  # clean: no error
+    audit(seed_models.good_model(units=3), X).raise_for_problems()  # clean: no error
 
 
 def test_report_uses_rich_colours_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -296,7 +295,7 @@ def test_report_uses_rich_colours_on_a_terminal(monkeypatch: pytest.MonkeyPatch)
 def test_assert_training_modes_for_users_suites() -> None:
     with pytest.raises(ModeMismatchError, match=r"FACTS F1"):
         assert_training_modes(seed_models.bad_model(units=3), X)
-    assert assert_training_modes(GoodModel(), X).ok
+    assert assert_training_modes(seed_models.good_model(units=3), X).ok
 
 
 def test_audit_needs_a_model() -> None:

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import bn_stats, non_trainable_values, same_arrays
+from tests.seed_models import complex_model
 from training_aware import TrainingSequential
 from training_aware.errors import (
     InvalidChildError,
@@ -26,27 +27,6 @@ def np_(x: Any) -> np.ndarray:
     return np.asarray(keras.ops.convert_to_numpy(x))
 
 
-class ComplexModel(keras.Model):
-    """The seed article's Example 3, verbatim but for `keras` instead of `tf.keras`."""
-
-    def __init__(self, units: int = 64, num_layers: int = 3, rate: float = 0.2) -> None:
-        super().__init__()
-        self.layers_list = []
-        for _ in range(num_layers):
-            self.layers_list.append(keras.layers.Dense(units))
-            self.layers_list.append(keras.layers.BatchNormalization())
-            self.layers_list.append(keras.layers.Dropout(rate))
-
-    def call(self, inputs: Any, training: bool = False) -> Any:
-        x = inputs
-        for layer in self.layers_list:
-            if isinstance(layer, (keras.layers.BatchNormalization, keras.layers.Dropout)):
-                x = layer(x, training=training)  # Explicitly pass 'training' to these layers
-            else:
-                x = layer(x)
-        return x
-
-
 def same_stack(units: int = 8, num_layers: int = 3, rate: float = 0.2) -> TrainingSequential:
     children: list[Any] = []
     for _ in range(num_layers):
@@ -58,8 +38,8 @@ def same_stack(units: int = 8, num_layers: int = 3, rate: float = 0.2) -> Traini
     return TrainingSequential(children)
 
 
-def twins(rate: float) -> tuple[ComplexModel, TrainingSequential]:
-    seed = ComplexModel(units=8, rate=rate)
+def twins(rate: float) -> tuple[keras.Model, TrainingSequential]:
+    seed = complex_model(units=8, rate=rate)
     ours = same_stack(units=8, rate=rate)
     seed(X[:1])  # a subclassed model builds on its first call
     ours.build((None, 5))
