@@ -92,3 +92,49 @@ def set_threads(threads: int) -> None:
 
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
+def compare_models(
+    models: dict[str, Any],
+    x: Any,
+    y: Any,
+    baseline: str,
+    *,
+    repeats: int,
+    calls: int,
+    steps: int,
+) -> dict[str, dict[str, float]]:
+    """The standard model comparison: eager inference, eager training, one compiled fit step.
+
+    Prints each table and the deterministic checks; returns paired ratios per measure
+    (`"infer"`, `"train"`, `"fit"`) and candidate. Compiles every model with SGD and mse.
+    """
+    import keras
+
+    ratios = {
+        "infer": report(
+            "eager forward, inference: model(x)",
+            interleaved({n: (lambda m=m: m(x)) for n, m in models.items()}, repeats, calls),
+            baseline,
+        ),
+        "train": report(
+            "eager forward, training: model(x, training=True)",
+            interleaved(
+                {n: (lambda m=m: m(x, training=True)) for n, m in models.items()}, repeats, calls
+            ),
+            baseline,
+        ),
+    }
+    for model in models.values():
+        model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
+    ratios["fit"] = report(
+        "compiled fit step: model.train_on_batch(x, y)",
+        interleaved(
+            {n: (lambda m=m: m.train_on_batch(x, y)) for n, m in models.items()}, repeats, steps
+        ),
+        baseline,
+    )
+    python_calls_per_step(models, x, y)
+    if keras.backend.backend() == "tensorflow":
+        graph_ops(models, x.shape[0], x.shape[1])
+    return ratios

@@ -26,13 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import keras
 import numpy as np
-from _timing import (
-    graph_ops,
-    interleaved,
-    python_calls_per_step,
-    report,
-    set_threads,
-)
+from _timing import compare_models, set_threads
 
 from training_aware import TrainingAwareModel, forwards_training
 
@@ -96,34 +90,10 @@ def main(argv: list[str] | None = None) -> int:
         f"keras {keras.__version__}, backend {keras.backend.backend()}, batch {BATCH}, "
         f"{args.repeats} interleaved repeats, medians"
     )
-    train = report(
-        "eager forward, training: model(x, training=True)",
-        interleaved(
-            {n: (lambda m=m: m(x, training=True)) for n, m in models.items()},
-            args.repeats,
-            args.calls,
-        ),
-        BASELINE,
+    ratios = compare_models(
+        models, x, y, BASELINE, repeats=args.repeats, calls=args.calls, steps=args.steps
     )
-    infer = report(
-        "eager forward, inference: model(x)",
-        interleaved({n: (lambda m=m: m(x)) for n, m in models.items()}, args.repeats, args.calls),
-        BASELINE,
-    )
-    for model in models.values():
-        model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
-    fit = report(
-        "compiled fit step: model.train_on_batch(x, y)",
-        interleaved(
-            {n: (lambda m=m: m.train_on_batch(x, y)) for n, m in models.items()},
-            args.repeats,
-            args.steps,
-        ),
-        BASELINE,
-    )
-    python_calls_per_step(models, x, y)
-    if keras.backend.backend() == "tensorflow":
-        graph_ops(models, BATCH, FEATURES)
+    train, infer, fit = ratios["train"], ratios["infer"], ratios["fit"]
     ours, checked = "BadModel as TrainingAwareModel", "GoodModel + @forwards_training"
     eager = max(train[ours], infer[ours])
     ok = eager <= 1.15 and fit[ours] <= 1.02
