@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import linecache
-import os
-import re
 import warnings
 import weakref
 from collections.abc import Callable
@@ -25,29 +22,22 @@ from typing import Any, TypeVar, overload
 
 import keras
 
-from training_aware import scope
-from training_aware._walk import is_mode_dependent
+from training_aware import _callsite, scope
+from training_aware._callsite import Site, fixed_call
+from training_aware._dependence import Judgement, anywhere, own
 from training_aware.errors import (
     DroppedTrainingFlagError,
     MissingTrainingArgumentError,
     TrainingTypeError,
 )
-from training_aware.signature import accepts_training
 
 __all__ = ["DroppedTrainingFlagWarning", "depends_on_training", "forwards_training"]
 
 _T = TypeVar("_T")
-_PACKAGE_DIRS = tuple(
-    os.path.dirname(m.__file__) + os.sep for m in (keras, scope) if m.__file__ is not None
-)
 
 
 class DroppedTrainingFlagWarning(UserWarning):
     """`training_check="warn"`: a `call` dropped the flag; the library forwarded it anyway."""
-
-
-def _is_keras_builtin(cls: type) -> bool:
-    return cls.__module__.startswith("keras.")
 
 
 def _call_owner(cls: type) -> type:
@@ -58,27 +48,19 @@ def _call_owner(cls: type) -> type:
 
 
 def depends_on_training(layer: Any) -> bool:
-    """Whether `layer` behaves differently in training and inference.
+    """Whether `layer` behaves differently in training and inference, judged for this instance.
 
-    True for a layer of a non-Keras class whose `call` declares `training`, and for any layer
-    that is, or contains, a mode-dependent layer (`_walk.is_mode_dependent`: Keras built-ins by
-    the generated table, so `Dense` and `EinsumDense`, which declare `training` and ignore it, are
-    not). Keras containers (`Sequential`, `Functional`, wrappers) are judged by what they contain.
+    True when the layer, or a layer inside it, reads `training` in a way that can change its
+    output: Keras built-ins by the generated table and their rates (`Dropout(0.0)`,
+    `LSTM(dropout=0)`, `MultiHeadAttention(dropout=0)`, `Dense` and `EinsumDense` do not), other
+    classes by what their `call` does with `training` (passing it on to sublayers is not a read).
+    Where it cannot be decided (no source), the answer is `False`: the check stays silent.
     """
-    if not _is_keras_builtin(_call_owner(type(layer))) and accepts_training(layer):
-        return True
-    return any(is_mode_dependent(sub) for sub in layer._flatten_layers(include_self=True))
+    return anywhere(layer).yes is True
 
 
-def _user_frame(frame: FrameType | None) -> FrameType | None:
-    """The first frame outside Keras and this package: where the user's code made the call."""
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIRS):
-        frame = frame.f_back
-    return frame
-
-
-def _attribute_name(parent: Any, child: Any) -> str:
-    """`batch_norm` or `layers_list[3]` for `child` as an attribute of `parent`; else its name.
+def _attribute_name(parent: Any, child: Any) -> str | None:
+    """`batch_norm` or `layers_list[3]` for `child` as an attribute of `parent`, else `None`.
 
     Public attributes first: Keras also keeps every sublayer in the private `_layers` list.
     """
@@ -96,81 +78,198 @@ def _attribute_name(parent: Any, child: Any) -> str:
             for key, item in value.items():
                 if item is child:
                     return f"{name}[{key!r}]"
-    return str(child.name)
+    return None
 
 
-def _suggest(line: str, attribute: str) -> str:
-    """The source line with `training=training` added to the call of `attribute`."""
-    stripped = line.split("  #", 1)[0].strip()
-    base = attribute.split("[", 1)[0]
-    match = re.search(rf"\b{re.escape(base)}\b[^(]*\(", stripped)
-    if match is None:
-        return f"self.{attribute}(..., training=training)"
-    depth, start = 0, match.end() - 1
-    for i in range(start, len(stripped)):
-        depth += {"(": 1, ")": -1}.get(stripped[i], 0)
-        if depth == 0:
-            inner = stripped[start + 1 : i].strip()
-            sep = ", " if inner else ""
-            return f"{stripped[:i]}{sep}training=training{stripped[i:]}"
-    return f"self.{attribute}(..., training=training)"
-
-
-def describe_drop(parent: Any, child: Any, frame: FrameType | None, *, declared: bool) -> str:
-    """The message for a dropped flag: who, what, where, and the one-line fix."""
-    site = _user_frame(frame)
+def _reference(parent: Any, child: Any) -> tuple[str, str]:
+    """How the message names `child`: `self.drop`, or `layer 'dropout_3'`; and its bare name."""
     attribute = _attribute_name(parent, child)
-    where, fix = "an unknown line", f"self.{attribute}(..., training=training)"
-    if site is not None:
-        where = f"{site.f_code.co_filename}:{site.f_lineno}"
-        line = linecache.getline(site.f_code.co_filename, site.f_lineno)
-        if line.strip():
-            fix = _suggest(line, attribute)
+    if attribute is not None:
+        return f"self.{attribute}", attribute
+    return f"layer '{child.name}'", str(child.name)
+
+
+_CONSEQUENCE = (
+    "It then runs in whatever mode Keras' shared call context holds: inference under fit() on "
+    "JAX, or a mode leaked by a sibling (FACTS F2, F3, F13)."
+)
+
+
+def describe_drop(
+    parent: Any,
+    child: Any,
+    site: Site,
+    *,
+    declared: bool,
+    why: str,
+    given: str = "",
+    positional: int | None = None,
+    via: Any = None,
+) -> str:
+    """The message for a dropped flag: who, what, where, and the one-line fix."""
+    reference = _reference(parent, child)[0]
+    fix = fixed_call(site, positional_index=positional) or f"{reference}(..., training=training)"
     cls = type(parent).__name__
-    head = (
-        f"{cls}.call calls self.{attribute} ({type(child).__name__}, whose behaviour depends on "
-        f"`training`) without passing `training`, at {where}. It then runs in whatever mode "
-        "Keras' shared call context holds: inference under fit() on JAX, or a mode leaked by a "
-        "sibling (FACTS F2, F3, F13)."
-    )
+    how = f"with {given}" if given else "without passing `training`"
+    head = f"{cls}.call calls {reference} ({type(child).__name__}: {why}) {how}, at {site.where}"
+    if via is not None:
+        head += (
+            f" (reached through a direct `.call()` from {type(via).__name__}.call, which "
+            "bypasses Keras' `__call__`)"
+        )
+    head += f". {_CONSEQUENCE}"
     if declared:
-        return f"{head} Expected the flag forwarded. Fix:\n    {fix}"
+        return f"{head} Expected the caller's flag forwarded. Fix:\n    {fix}"
     return (
         f"{head} {cls}.call has no `training` parameter. Fix: declare it and forward it:\n"
         f"    def call(self, ..., training=None):\n    {fix}"
     )
 
 
+def describe_direct_call(parent: Any, target: str, why: str, site: Site) -> str:
+    """The message for `self.drop.call(x)` / `super().call(x)` without `training`."""
+    fix = fixed_call(site) or f"{target}(..., training=training)"
+    return (
+        f"{type(parent).__name__}.call calls {target}.call(...) directly ({why}), at {site.where}: "
+        "a direct `.call()` bypasses Keras' `__call__`, so `training` arrives only if passed, "
+        f"and it is not (FACTS F7). Fix:\n    {fix}"
+    )
+
+
 _warned_sites: set[tuple[str, int, str]] = set()
+_UNSET: Any = object()
 
 
-def make_inspector(parent: Any, check: str, *, declared: bool) -> scope.Inspector:
-    """An inspector for `parent`'s direct children: raise (`"error"`) or warn (`"warn"`)."""
+def _report(message: str, check: str, key: tuple[str, int, str]) -> None:
+    if check == "error":
+        raise DroppedTrainingFlagError(message)
+    if key not in _warned_sites:
+        _warned_sites.add(key)
+        warnings.warn(message, DroppedTrainingFlagWarning, stacklevel=4)
 
-    def inspect_child(child: Any, frame: FrameType) -> None:
-        if not depends_on_training(child):
-            return
-        message = describe_drop(parent, child, frame, declared=declared)
-        if check == "error":
-            raise DroppedTrainingFlagError(message)
-        site = _user_frame(frame)
-        key = (
-            (site.f_code.co_filename, site.f_lineno, type(parent).__name__)
-            if site is not None
-            else ("?", 0, type(parent).__name__)
+
+def make_inspector(
+    parent: Any, check: str, *, declared: bool, received: Any = _UNSET
+) -> scope.Inspector:
+    """An inspector for `parent`'s direct children: raise (`"error"`) or warn (`"warn"`).
+
+    `received` is the `training` value `parent.call` was given (when the caller knows it): a
+    child given `training=None` carries the caller's flag exactly when that value is `None` too.
+    The direct `.call()` sites of `parent.call` are checked at once (they never reach the hook).
+    """
+    for message, key in _direct_call_findings(parent):
+        _report(message, check, key)
+
+    def inspect_child(child: Any, frame: FrameType, passed: bool, value: Any) -> Any:
+        if passed and value is not None:
+            return None  # forwarded, or a deliberate explicit mode
+        site_frame = _callsite.call_site(frame, child)
+        owner, via = parent, None
+        site_self = _callsite.self_of(site_frame)
+        if isinstance(site_self, keras.layers.Layer) and site_self is not parent:
+            owner, via = site_self, parent  # inside `block.call(...)` called directly
+        flag = _callsite.training_parameter(site_frame)
+        if flag is _callsite._NO_VALUE:
+            flag = None if received is None else _UNSET
+        site = (
+            _callsite.locate(site_frame, _reference(owner, child)[1])
+            if site_frame is not None
+            else Site("<unknown>", 0)
         )
-        if key not in _warned_sites:
-            _warned_sites.add(key)
-            warnings.warn(message, DroppedTrainingFlagWarning, stacklevel=2)
+        if flag is None and (passed or site.has_splat):
+            return None  # `training=None` or `**kwargs` carrying the caller's own None
+        given = "training=None" if passed else ""
+        if given and flag is not _UNSET:
+            given += f" while its own `training` is {flag!r}"
+
+        def judge() -> None:
+            judged = anywhere(child)
+            if judged.yes is not True:
+                return
+            message = describe_drop(
+                owner,
+                child,
+                site,
+                declared=declared if via is None else flag is not _UNSET,
+                why=judged.why,
+                given=given,
+                via=via,
+            )
+            _report(message, check, (site.filename, site.lineno, type(owner).__name__))
+
+        if anywhere(child).yes is None and not child.built:
+            return judge  # sublayers appear in `build()`: judge after the child's own call
+        judge()
+        return None
 
     return inspect_child
+
+
+def _direct_call_findings(parent: Any) -> list[tuple[str, tuple[str, int, str]]]:
+    """`self.x.call(...)` and `super().call(...)` in `parent`'s own `call`, without `training`,
+    whose target depends on it: the hook never sees them."""
+    wrapper = vars(_call_owner(type(parent)))["call"]
+    function = inspect.unwrap(wrapper)
+    function = getattr(function, "__training_aware_wrapped__", function)
+    owner = next(
+        (k for k in type(parent).__mro__ if vars(k).get("call") is function),
+        _call_owner(type(parent)),
+    )
+    findings = []
+    for call, source, filename, first in _callsite.direct_calls(function):
+        target = _resolve_target(parent, owner, call)
+        if target is None:
+            continue
+        name, judged = target
+        if judged.yes is not True or _passes_training(call):
+            continue
+        lineno = first + call.lineno - 1
+        site = Site(filename, lineno, source, call)
+        message = describe_direct_call(parent, name, judged.why, site)
+        findings.append((message, (filename, lineno, type(parent).__name__)))
+    return findings
+
+
+def _passes_training(call: Any) -> bool:
+    import ast
+
+    if any(k.arg in ("training", None) for k in call.keywords):
+        return True
+    return len(call.args) > 1 or any(isinstance(a, ast.Starred) for a in call.args)
+
+
+def _resolve_target(parent: Any, owner: type, call: Any) -> tuple[str, Judgement] | None:
+    """`self.drop` / `self.blocks[2]` / `super()` of a `.call(...)` node, with its dependence."""
+    import ast
+
+    value = call.func.value
+    if isinstance(value, ast.Call):  # super().call(...)
+        return "super()", own(parent, _after=owner)
+    index: Any = None
+    if isinstance(value, ast.Subscript) and isinstance(value.slice, ast.Constant):
+        index, value = value.slice.value, value.value
+    if not (isinstance(value, ast.Attribute) and isinstance(value.value, ast.Name)):
+        return None
+    if value.value.id != "self":
+        return None
+    target = vars(parent).get(value.attr)
+    if index is not None and isinstance(target, list | tuple | dict):
+        try:
+            target = target[index]
+        except (IndexError, KeyError, TypeError):
+            return None
+    if not isinstance(target, keras.layers.Layer):
+        return None
+    shown = f"self.{value.attr}" + (f"[{index!r}]" if index is not None else "")
+    return shown, anywhere(target)
 
 
 _checked: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def _wrap(call: Callable[..., Any], owner: str, always: bool) -> Callable[..., Any]:
-    params = inspect.signature(call).parameters
+    signature = inspect.signature(call)
+    params = signature.parameters
     if "training" not in params or params["training"].kind not in (
         inspect.Parameter.POSITIONAL_OR_KEYWORD,
         inspect.Parameter.KEYWORD_ONLY,
@@ -183,6 +282,8 @@ def _wrap(call: Callable[..., Any], owner: str, always: bool) -> Callable[..., A
             "        x = self.batch_norm(inputs, training=training)"
         )
 
+    default = params["training"].default
+
     @functools.wraps(call)
     def checked_call(self: Any, *args: Any, **kwargs: Any) -> Any:
         if not always and self in _checked:
@@ -193,7 +294,12 @@ def _wrap(call: Callable[..., Any], owner: str, always: bool) -> Callable[..., A
                 f"{type(self).__name__}, which is not a keras.layers.Layer."
             )
         mode = scope._STACK.get()[-1].mode if scope._STACK.get() else scope.NO_MODE
-        with scope.frame(mode, inspector=make_inspector(self, "error", declared=True), owner=self):
+        try:
+            received = signature.bind(self, *args, **kwargs).arguments.get("training", default)
+        except TypeError:  # Keras raises its own error for a bad call just below
+            received = _UNSET
+        inspector = make_inspector(self, "error", declared=True, received=received)
+        with scope.frame(mode, inspector=inspector, owner=self):
             result = call(self, *args, **kwargs)
         if not always:
             _checked.add(self)

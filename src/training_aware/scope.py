@@ -16,6 +16,7 @@ import contextlib
 import sys
 import threading
 import warnings
+import weakref
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -57,8 +58,10 @@ class _NoMode:
 
 NO_MODE: Final = _NoMode()
 
-# An inspector sees each direct child call: (child layer, caller's Python frame).
-Inspector = Callable[[Any, FrameType], None]
+# An inspector sees each direct child call: (child layer, caller's Python frame, whether the caller
+# passed `training` by keyword or position, the value it passed or None). It may return a function
+# to run once the child's call has returned (to judge a child that its own call builds).
+Inspector = Callable[[Any, FrameType, bool, Any], "Callable[[], None] | None"]
 
 
 @dataclass(frozen=True)
@@ -81,10 +84,14 @@ _STACK: ContextVar[tuple[Frame, ...]] = ContextVar("training_aware_frames", defa
 
 _lock = threading.Lock()
 _original_call: Callable[..., Any] | None = None
+# Published only after `Layer.__call__` is replaced: a thread that sees it True sees the hook.
+_installed = False
+# Weak keys: a class made per instance (dynamic subclassing, `type(...)` in a loop) is freed with
+# its last instance instead of living as long as the process.
 # type -> index of `training` among the positional parameters of `call` (None: keyword only/absent)
-_position_cache: dict[type, int | None] = {}
+_position_cache: weakref.WeakKeyDictionary[type, int | None] = weakref.WeakKeyDictionary()
 # type -> whether it is a Keras built-in that declares `training` and ignores it
-_ignoring_cache: dict[type, bool] = {}
+_ignoring_cache: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
 
 
 def current_mode() -> Any:
@@ -159,22 +166,29 @@ def call_keeping_context(call: Callable[..., Any], *args: Any, **kwargs: Any) ->
 
 
 def validate_training(value: Any, where: str) -> Any:
-    """Return `value` if it is a valid `training` value, else raise `TrainingValueError`.
+    """Return `value` as a mode if it is a valid `training` value, else raise `TrainingValueError`.
 
-    Valid: `None`, a Python bool, a NumPy bool (returned as a Python bool) or a scalar boolean
-    tensor of any backend.
+    Valid: what Keras layers read as a mode: `None`, a Python bool, the integers 0 and 1 (Keras 2's
+    learning-phase values), a NumPy bool or 0/1 integer scalar (these come back as Python bools)
+    and a scalar boolean tensor of any backend, eager or symbolic. Rejected: strings, floats,
+    containers and non-scalar or non-boolean tensors, which plain Keras silently reads by Python
+    truthiness (`training="False"` would train).
     """
     if value is None or value is True or value is False:
         return value
+    if type(value) is int and value in (0, 1):
+        return bool(value)
     dtype = getattr(value, "dtype", None)
     shape = getattr(value, "shape", None)
-    if dtype is not None and shape is not None and tuple(shape) == () and "bool" in str(dtype):
+    if dtype is not None and shape is not None and tuple(shape) == ():
         if type(value).__module__ == "numpy":
-            return bool(value)
-        return value
+            if value.dtype.kind == "b" or (value.dtype.kind in "iu" and value in (0, 1)):
+                return bool(value)
+        elif "bool" in str(dtype):
+            return value
     raise TrainingValueError(
-        f"{where} received training={describe(value)}. Expected None, True, False or a scalar "
-        "boolean tensor. Fix: pass a bool, e.g. training=bool(flag)."
+        f"{where} received training={describe(value)}. Expected None, True, False (or 0/1, or a "
+        "scalar boolean tensor). Fix: pass a bool, e.g. training=bool(flag)."
     )
 
 
@@ -182,7 +196,7 @@ def explicit_training(layer: Any, args: tuple[Any, ...], kwargs: dict[str, Any])
     """The `training` value a caller passed to `layer(...)`, by keyword or by position, or None."""
     if "training" in kwargs:
         return kwargs["training"]
-    if args:
+    if len(args) > 1:
         index = _training_position(layer)
         if index is not None and len(args) > index:
             return args[index]
@@ -190,6 +204,11 @@ def explicit_training(layer: Any, args: tuple[Any, ...], kwargs: dict[str, Any])
 
 
 def _training_position(layer: Any) -> int | None:
+    """Index of `training` among the positional parameters of `layer.call` (None: not positional).
+
+    Cached per class (weakly); `None` too for a layer whose `__init__` never ran (Keras' own
+    `__call__` then raises its "you forgot to call `super().__init__()`" error).
+    """
     cls = type(layer)
     try:
         return _position_cache[cls]
@@ -197,13 +216,14 @@ def _training_position(layer: Any) -> int | None:
         pass
     index: int | None = None
     signature = getattr(layer, "_call_signature", None)
-    if signature is not None:
-        for i, param in enumerate(signature.parameters.values()):
-            if param.kind not in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
-                break
-            if param.name == "training":
-                index = i
-                break
+    if signature is None:
+        return None
+    for i, param in enumerate(signature.parameters.values()):
+        if param.kind not in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
+            break
+        if param.name == "training":
+            index = i
+            break
     _position_cache[cls] = index
     return index
 
@@ -229,7 +249,10 @@ def _ignores_training(cls: type) -> bool:
 def _set_training(
     layer: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mode: Any
 ) -> tuple[Any, ...]:
-    """Put `mode` where `training` goes: replace a positional `None`, else the keyword."""
+    """Put `mode` where `training` goes: replace a positional value, else the keyword.
+
+    For calling `layer.call` directly (no `__call__`, so no positional-tensor rule applies).
+    """
     index = _training_position(layer)
     if index is not None and len(args) > index:
         return (*args[:index], mode, *args[index + 1 :])
@@ -237,21 +260,49 @@ def _set_training(
     return args
 
 
+def _as_keyword(
+    layer: Any, args: tuple[Any, ...], kwargs: dict[str, Any], index: int
+) -> tuple[Any, ...]:
+    """Move a positional `training` (and the positional values after it) into `kwargs`.
+
+    Keras' `__call__` accepts only tensors (and `None`) positionally: a resolved Python bool put
+    in a positional slot would raise "Only input tensors may be passed as positional arguments".
+    """
+    names = list(layer._call_signature.parameters)
+    for offset, value in enumerate(args[index:]):
+        kwargs[names[index + offset]] = value
+    return args[:index]
+
+
 def _hooked_call(self: Any, *args: Any, **kwargs: Any) -> Any:
     """`Layer.__call__` with the frame stack applied. A pass-through while the stack is empty."""
     stack = _STACK.get()
     if not stack:
         return _original_call(self, *args, **kwargs)  # type: ignore[misc]
+    accepts = getattr(self, "_call_has_training_arg", None)
+    if accepts is None:  # `super().__init__()` never ran: let Keras say so, in its own words
+        return _original_call(self, *args, **kwargs)  # type: ignore[misc]
     top = stack[-1]
-    explicit = explicit_training(self, args, kwargs)
-    if explicit is None and top.inspector is not None:
-        top.inspector(self, sys._getframe(1))
+    passed = "training" in kwargs
+    if passed:
+        explicit = kwargs["training"]
+    elif len(args) > 1 and (index := _training_position(self)) is not None and len(args) > index:
+        passed, explicit = True, args[index]
+        args = _as_keyword(self, args, kwargs, index)
+    else:
+        explicit = None
+    if explicit is not None and explicit is not True and explicit is not False:
+        where = f"{type(self).__name__} '{self.name}'"
+        explicit = kwargs["training"] = validate_training(explicit, where)
+    after = None
+    if top.inspector is not None:
+        after = top.inspector(self, sys._getframe(1), passed, explicit)
     if top.mode is NO_MODE:
         child_mode: Any = NO_MODE
     elif explicit is None:
         child_mode = top.mode
-        if self._call_has_training_arg and not _ignores_training(type(self)):
-            args = _set_training(self, args, kwargs, child_mode)
+        if accepts and not _ignores_training(type(self)):
+            kwargs["training"] = child_mode
         if top.inspector is None:
             # The common case: same mode, no observer, nothing to push.
             return _original_call(self, *args, **kwargs)  # type: ignore[misc]
@@ -260,11 +311,25 @@ def _hooked_call(self: Any, *args: Any, **kwargs: Any) -> Any:
         if explicit is top.mode and top.inspector is None:
             # Forwarded by hand (`training=training`): the same mode, nothing to push.
             return _original_call(self, *args, **kwargs)  # type: ignore[misc]
-    token = _STACK.set((*stack, Frame(child_mode, None, self)))
+    inspector = top.inspector if _is_transparent(self, top) else None
+    token = _STACK.set((*stack, Frame(child_mode, inspector, top.owner if inspector else self)))
     try:
-        return _original_call(self, *args, **kwargs)  # type: ignore[misc]
+        result = _original_call(self, *args, **kwargs)  # type: ignore[misc]
     finally:
         _STACK.reset(token)
+    if after is not None:
+        after()  # a judgement that needed the child built (sublayers made in `build()`)
+    return result
+
+
+def _is_transparent(layer: Any, top: Frame) -> bool:
+    """A `keras.layers.Lambda` is no layer of its own for the check: its function's calls are
+    its caller's (a Dropout called inside `Lambda(lambda x: self.drop(x))` is `self.drop`)."""
+    if top.inspector is None:
+        return False
+    from keras.layers import Lambda
+
+    return isinstance(layer, Lambda)
 
 
 # AutoGraph must not convert the hook (it runs as plain Python at trace time, as Keras' own
@@ -288,43 +353,61 @@ def ensure_hook() -> None:
 
     Called by the first training-aware call, never at import. On a Keras outside `TESTED_KERAS`
     it warns once (`KerasVersionWarning`) and still installs; on a Keras whose `Layer` lacks the
-    internals the hook reads, it raises a clear `RuntimeError` instead of misbehaving.
+    internals the hook reads, it raises a clear `RuntimeError` instead of misbehaving. `_installed`
+    is published last, so a thread that skips the lock finds `Layer.__call__` already replaced.
     """
-    global _original_call
-    if _original_call is not None:
+    if _installed:
         return
     with _lock:
-        if _original_call is not None:
-            return
-        from keras.src.layers.layer import Layer
+        if not _installed:
+            _install()
 
-        probe = Layer()
-        if not hasattr(probe, "_call_has_training_arg") or not hasattr(probe, "_call_signature"):
-            raise RuntimeError(
-                "training_aware does not recognise this Keras' Layer internals "
-                f"(keras {_version_text(_keras_version())}); tested on keras "
-                f"{_version_text(TESTED_KERAS[0])} up to (not including) "
-                f"{_version_text(TESTED_KERAS[1])}. Install a keras in that range."
-            )
-        version = _keras_version()
-        low, high = TESTED_KERAS
-        if not (low <= version < high):
-            warnings.warn(
-                f"training_aware was tested on keras >={_version_text(low)},"
-                f"<{_version_text(high)}; this is keras {_version_text(version)}. Keras changes "
-                "how `training` propagates between releases: run training_aware's audit on your "
-                "model (training_aware.audit) before trusting it.",
-                KerasVersionWarning,
-                stacklevel=4,
-            )
-        _original_call = Layer.__call__
-        # Keep Keras' name and docs: TensorFlow's AutoGraph leaves a method alone when the class
-        # defining it (found by `__name__`) is Keras', exactly as it does for the original.
-        _hooked_call.__name__ = "__call__"
-        _hooked_call.__qualname__ = "Layer.__call__"
-        _hooked_call.__doc__ = _original_call.__doc__
-        _hooked_call.__wrapped__ = _original_call  # type: ignore[attr-defined]
-        Layer.__call__ = _hooked_call
+
+def _install() -> None:
+    """The installation steps; the caller holds `_lock`."""
+    global _original_call, _installed
+    from keras.src.layers.layer import Layer
+
+    _check_internals(Layer)
+    original = Layer.__call__
+    # Keep Keras' name and docs: TensorFlow's AutoGraph leaves a method alone when the class
+    # defining it (found by `__name__`) is Keras', exactly as it does for the original.
+    _hooked_call.__name__ = "__call__"
+    _hooked_call.__qualname__ = "Layer.__call__"
+    _hooked_call.__doc__ = original.__doc__
+    _hooked_call.__wrapped__ = original  # type: ignore[attr-defined]
+    _original_call = original  # before the swap: the hook calls it from its first run
+    _replace_call(Layer, _hooked_call)
+    _installed = True
+
+
+def _replace_call(layer_class: type, hook: Callable[..., Any]) -> None:
+    """The one write to Keras: `Layer.__call__ = hook` (a separate step so a test can widen the
+    window between it and publishing `_installed`)."""
+    layer_class.__call__ = hook  # type: ignore[method-assign]
+
+
+def _check_internals(layer_class: type) -> None:
+    """Raise on a Keras whose `Layer` lacks what the hook reads; warn outside the tested range."""
+    probe = layer_class()
+    if not hasattr(probe, "_call_has_training_arg") or not hasattr(probe, "_call_signature"):
+        raise RuntimeError(
+            "training_aware does not recognise this Keras' Layer internals "
+            f"(keras {_version_text(_keras_version())}); tested on keras "
+            f"{_version_text(TESTED_KERAS[0])} up to (not including) "
+            f"{_version_text(TESTED_KERAS[1])}. Install a keras in that range."
+        )
+    version = _keras_version()
+    low, high = TESTED_KERAS
+    if not (low <= version < high):
+        warnings.warn(
+            f"training_aware was tested on keras >={_version_text(low)},"
+            f"<{_version_text(high)}; this is keras {_version_text(version)}. Keras changes "
+            "how `training` propagates between releases: run training_aware's audit on your "
+            "model (training_aware.audit) before trusting it.",
+            KerasVersionWarning,
+            stacklevel=6,
+        )
 
 
 def _version_text(version: tuple[int, ...]) -> str:
@@ -333,7 +416,7 @@ def _version_text(version: tuple[int, ...]) -> str:
 
 def hook_installed() -> bool:
     """Whether the hook is in place (it is installed by the first training-aware call)."""
-    return _original_call is not None
+    return _installed
 
 
 @contextlib.contextmanager
