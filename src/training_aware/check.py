@@ -105,6 +105,7 @@ def describe_drop(
     given: str = "",
     positional: int | None = None,
     via: Any = None,
+    function: str | None = None,
 ) -> str:
     """The message for a dropped flag: who, what, where, and the one-line fix."""
     reference = _reference(parent, child)[0]
@@ -120,6 +121,12 @@ def describe_drop(
     head += f". {_CONSEQUENCE}"
     if declared:
         return f"{head} Expected the caller's flag forwarded. Fix:\n    {fix}"
+    if function is not None:
+        return (
+            f"{head} The function `{function}` making the call has no `training` parameter. "
+            "Fix: declare it (`training=None`; Keras' Lambda passes it) and forward it:\n"
+            f"    {fix}"
+        )
     return (
         f"{head} {cls}.call has no `training` parameter. Fix: declare it and forward it:\n"
         f"    def call(self, ..., training=None):\n    {fix}"
@@ -169,6 +176,10 @@ def make_inspector(
         if isinstance(site_self, keras.layers.Layer) and site_self is not parent:
             owner, via = site_self, parent  # inside `block.call(...)` called directly
         flag = _callsite.training_parameter(site_frame)
+        function = None
+        if site_frame is not None and flag is _callsite._NO_VALUE and site_self is None:
+            if "training" not in site_frame.f_code.co_freevars:
+                function = site_frame.f_code.co_name  # a lambda or helper that cannot forward
         if flag is _callsite._NO_VALUE:
             flag = None if received is None else _UNSET
         site = (
@@ -190,10 +201,11 @@ def make_inspector(
                 owner,
                 child,
                 site,
-                declared=declared if via is None else flag is not _UNSET,
+                declared=(declared if via is None else flag is not _UNSET) and function is None,
                 why=judged.why,
                 given=given,
                 via=via,
+                function=function,
             )
             _report(message, check, (site.filename, site.lineno, type(owner).__name__))
 
