@@ -585,7 +585,9 @@ def test_a_lambda_that_forwards_the_flag_passes() -> None:
         def __init__(self) -> None:
             super().__init__()
             self.drop = keras.layers.Dropout(0.3)
-            self.wrap = keras.layers.Lambda(lambda t, training=None: self.drop(t, training=training))
+            self.wrap = keras.layers.Lambda(
+                lambda t, training=None: self.drop(t, training=training)
+            )
 
         def call(self, x, training=None):  # type: ignore[no-untyped-def]
             return self.wrap(x, training=training)

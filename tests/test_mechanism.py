@@ -17,7 +17,13 @@ import pytest
 
 from tests.conftest import BACKEND, bn_stats, same_arrays, to_numpy
 from tests.seed_models import bad_model
-from training_aware import TrainingAwareLayer, TrainingAwareModel, scope
+from training_aware import (
+    TrainingAwareLayer,
+    TrainingAwareModel,
+    TrainingValueError,
+    forwards_training,
+    scope,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 X = np.random.RandomState(0).normal(size=(16, 6)).astype("float32")
@@ -283,3 +289,167 @@ def test_training_aware_layer_in_plain_functional_model_follows_fit() -> None:
     assert not same_arrays(before, after)
     model.predict(X, verbose=0)
     assert same_arrays(after, bn_stats(block))
+
+
+# Positional `training`, validation, installation race, weak caches, forgotten super().__init__
+
+
+class _Positional(TrainingAwareModel):
+    """Passes `training` to its child positionally: `child(x, None)` / `child(x, training)`."""
+
+    def __init__(self, how: str) -> None:
+        super().__init__()
+        self.how = how
+        self.spy = Spy()
+
+    def call(self, x, training=None):  # type: ignore[no-untyped-def]
+        return self.spy(x, None) if self.how == "none" else self.spy(x, training)
+
+
+@pytest.mark.parametrize("how", ["none", "flag"])
+def test_positional_training_reaches_the_child(how: str) -> None:
+    model = _Positional(how)
+    model(X)
+    model.spy.modes.clear()
+    for mode in (True, False):
+        model(X, training=mode)
+    assert model.spy.modes == [True, False]
+
+
+def test_plain_keras_rejects_a_bool_in_a_positional_slot() -> None:
+    """The other half of the pair: plain Keras refuses `child(x, True)`; the hook avoids it."""
+    with pytest.raises(ValueError, match="Only input tensors may be passed as positional"):
+        Spy()(X, True)
+
+
+_ACCEPTED = [None, True, False, 0, 1, np.bool_(True), np.array(False), np.int64(1)]
+_REJECTED = ["yes", "False", 2, 0.5, [], np.array([True]), np.array(1.0)]
+
+
+class _Root(TrainingAwareModel):
+    def __init__(self) -> None:
+        super().__init__()
+        self.spy = Spy()
+        self.child_value: object = None
+
+    def call(self, x, training=None):  # type: ignore[no-untyped-def]
+        return self.spy(x, training=self.child_value)
+
+
+@pytest.mark.parametrize("value", _ACCEPTED, ids=repr)
+def test_valid_training_values_are_accepted_at_the_root_and_for_a_child(value: object) -> None:
+    model = _Root()
+    model(X)
+    model.spy.modes.clear()
+    model(X, training=value)
+    model.child_value = value
+    model(X, training=False)
+    expected = False if value is None else bool(value)
+    assert model.spy.modes == [expected, expected]
+    assert all(type(mode) is bool for mode in model.spy.modes), "normalised to Python bools"
+
+
+@pytest.mark.parametrize("value", _REJECTED, ids=repr)
+def test_invalid_training_values_are_rejected_at_the_root_and_for_a_child(value: object) -> None:
+    model = _Root()
+    model(X)
+    with pytest.raises(TrainingValueError, match=r"_Root.call\(\) received training="):
+        model(X, training=value)
+    model.child_value = value
+    with pytest.raises(TrainingValueError, match=r"Spy 'spy.*' received training=.*Expected None"):
+        model(X, training=True)
+
+
+def test_plain_keras_reads_a_string_training_by_truthiness() -> None:
+    """Why strings are rejected: plain Keras trains on `training="False"`."""
+    out = to_numpy(keras.layers.Dropout(0.999)(X, training="False"))
+    assert (out == 0).any()
+
+
+def test_scalar_boolean_tensor_is_accepted() -> None:
+    model = _Root()
+    model(X)
+    model.spy.modes.clear()
+    model.child_value = keras.ops.convert_to_tensor(True)
+    model(X, training=keras.ops.convert_to_tensor(False))
+    assert model.spy.modes == [True], "a concrete tensor becomes its Python bool"
+
+
+def test_hook_installation_is_race_free(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Thread A stops inside the install step (after nothing is published); thread B asking for
+    the hook meanwhile must wait for it, not see "installed" before `Layer.__call__` is swapped."""
+    from keras.src.layers.layer import Layer
+
+    scope.ensure_hook()
+    saved = (Layer.__call__, scope._original_call, scope._installed)
+    Layer.__call__ = scope._original_call  # type: ignore[method-assign]
+    monkeypatch.setattr(scope, "_original_call", None)
+    monkeypatch.setattr(scope, "_installed", False)
+    in_window, b_finished = threading.Event(), threading.Event()
+    real_replace = scope._replace_call
+
+    def slow_replace(layer_class: type, hook: object) -> None:
+        in_window.set()
+        b_finished.wait(timeout=0.5)  # B cannot finish if it waits for the lock, as it must
+        real_replace(layer_class, hook)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(scope, "_replace_call", slow_replace)
+    seen: list[object] = []
+
+    def thread_b() -> None:
+        in_window.wait(timeout=10)
+        scope.ensure_hook()
+        seen.append(Layer.__call__)
+        b_finished.set()
+
+    try:
+        a = threading.Thread(target=scope.ensure_hook)
+        b = threading.Thread(target=thread_b)
+        a.start()
+        b.start()
+        a.join(timeout=20)
+        b.join(timeout=20)
+    finally:
+        Layer.__call__, original, installed = saved  # type: ignore[method-assign]
+        monkeypatch.setattr(scope, "_original_call", original)
+        monkeypatch.setattr(scope, "_installed", installed)
+    assert seen == [scope._hooked_call], "B returned from ensure_hook before the hook was in place"
+
+
+def test_caches_keyed_by_class_do_not_keep_classes_alive() -> None:
+    import gc
+    import weakref
+
+    from training_aware import _dependence, check
+
+    refs = []
+    for i in range(3):
+        layer_class = type(f"PerInstance{i}", (Spy,), {})
+        parent_class = forwards_training(type(f"Parent{i}", (_Positional,), {}))
+        parent = parent_class("none")
+        parent.spy = layer_class()
+        parent(X, training=True)  # `self.spy(x, None)`: positional, inspected
+        assert layer_class in scope._position_cache and layer_class in scope._ignoring_cache
+        assert check.depends_on_training(parent.spy), "Spy reads `training` (it records it)"
+        refs += [weakref.ref(layer_class), weakref.ref(parent_class)]
+        del layer_class, parent_class, parent
+    gc.collect()
+    assert [r() for r in refs] == [None] * len(refs)
+    assert not any(k.__name__.startswith("PerInstance") for k in scope._position_cache)
+    assert not any(getattr(k, "__qualname__", "").startswith("Parent") for k in _dependence._USAGE)
+
+
+def test_a_child_that_forgot_super_init_gets_keras_own_error() -> None:
+    class NoInit(keras.layers.Layer):
+        def __init__(self) -> None:  # forgot super().__init__()
+            self.units = 2
+
+        def call(self, x, training=None):  # type: ignore[no-untyped-def]
+            return x
+
+    class Holder(TrainingAwareModel):
+        def call(self, x):  # type: ignore[no-untyped-def]
+            return NoInit()(x)
+
+    with pytest.raises(RuntimeError, match=r"forgot to call `super\(\).__init__\(\)`"):
+        Holder()(X, training=True)

@@ -177,7 +177,9 @@ def make_inspector(
             owner, via = site_self, parent  # inside `block.call(...)` called directly
         flag = _callsite.training_parameter(site_frame)
         function = None
-        if site_frame is not None and flag is _callsite._NO_VALUE and site_self is None:
+        cannot_forward = site_frame is not None and site_self is None
+        if cannot_forward and flag is _callsite._NO_VALUE:
+            assert site_frame is not None
             if "training" not in site_frame.f_code.co_freevars:
                 function = site_frame.f_code.co_name  # a lambda or helper that cannot forward
         if flag is _callsite._NO_VALUE:

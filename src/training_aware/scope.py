@@ -169,8 +169,9 @@ def validate_training(value: Any, where: str) -> Any:
     """Return `value` as a mode if it is a valid `training` value, else raise `TrainingValueError`.
 
     Valid: what Keras layers read as a mode: `None`, a Python bool, the integers 0 and 1 (Keras 2's
-    learning-phase values), a NumPy bool or 0/1 integer scalar (these come back as Python bools)
-    and a scalar boolean tensor of any backend, eager or symbolic. Rejected: strings, floats,
+    learning-phase values), and NumPy or tensor scalars of a boolean or integer dtype holding one of
+    those: concrete ones come back as Python bools (so compiled functions specialise on them),
+    symbolic ones (inside `tf.function` or `jax.jit`) as they are. Rejected: strings, floats,
     containers and non-scalar or non-boolean tensors, which plain Keras silently reads by Python
     truthiness (`training="False"` would train).
     """
@@ -181,11 +182,16 @@ def validate_training(value: Any, where: str) -> Any:
     dtype = getattr(value, "dtype", None)
     shape = getattr(value, "shape", None)
     if dtype is not None and shape is not None and tuple(shape) == ():
-        if type(value).__module__ == "numpy":
-            if value.dtype.kind == "b" or (value.dtype.kind in "iu" and value in (0, 1)):
-                return bool(value)
-        elif "bool" in str(dtype):
-            return value
+        kind = str(dtype)
+        if (
+            "bool" in kind or "int" in kind
+        ):  # Keras turns a NumPy bool given to a model into a tensor
+            try:
+                concrete = int(value)
+            except Exception:  # symbolic (traced): its value is not known here
+                return value
+            if concrete in (0, 1):
+                return bool(concrete)
     raise TrainingValueError(
         f"{where} received training={describe(value)}. Expected None, True, False (or 0/1, or a "
         "scalar boolean tensor). Fix: pass a bool, e.g. training=bool(flag)."
