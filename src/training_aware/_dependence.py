@@ -50,7 +50,7 @@ _RATES: Final = {
 # Keras classes that only hand `training` to the sublayers they hold (judged through those).
 _CONTAINERS: Final = frozenset(
     {"RNN", "StackedRNNCells", "Bidirectional", "TimeDistributed", "Pipeline", "Wrapper"}
-    | {"Sequential", "Functional", "Model", "Layer", "Operation"}
+    | {"Sequential", "Functional", "Model"}
 )
 
 
@@ -73,12 +73,15 @@ def _is_keras(cls: type) -> bool:
     return cls.__module__.startswith("keras.")
 
 
-def _keras_rule(layer: Any, owner: type) -> Judgement:
-    """A Keras built-in: by the instance's rates, the generated table, or as a container."""
+def _keras_rule(layer: Any, owner: type) -> Judgement | None:
+    """A Keras built-in: by the instance's rates, the generated table, or as a container; `None`
+    for a class none of these name (a private one such as ConvNeXt's `StochasticDepth`)."""
     for cls in owner.__mro__:
         if not _is_keras(cls):
             continue
         name = cls.__name__
+        if name in ("Layer", "Operation"):
+            return None
         if name in _RATES:
             values = {attr: getattr(layer, attr, 0) for attr in _RATES[name]}
             used = {attr: v for attr, v in values.items() if isinstance(v, int | float) and v > 0}
@@ -94,7 +97,7 @@ def _keras_rule(layer: Any, owner: type) -> Judgement:
             return NO
         if name in USES_TRAINING:
             return Judgement(True, f"{name} reads `training`")
-    return NO
+    return None
 
 
 def _call_owner(cls: type, after: type | None = None) -> type | None:
@@ -114,10 +117,14 @@ def own(layer: Any, *, _after: type | None = None, _depth: int = 0) -> Judgement
     owner = _call_owner(type(layer), _after)
     if owner is None:
         return NO
-    if _is_keras(owner):
-        return _keras_rule(layer, owner)
     function = inspect.unwrap(vars(owner)["call"])
     function = getattr(function, "__training_aware_wrapped__", function)
+    # A checking wrapper (`@forwards_training` on a subclass) stands for the class it wraps.
+    owner = next((k for k in owner.__mro__ if vars(k).get("call") is function), owner)
+    if _is_keras(owner):
+        judged = _keras_rule(layer, owner)
+        if judged is not None:
+            return judged
     return _judge_function(layer, owner, function, "training", _depth)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import warnings
 import weakref
 from collections.abc import Callable
@@ -143,6 +144,7 @@ def describe_direct_call(parent: Any, target: str, why: str, site: Site) -> str:
     )
 
 
+_KERAS_DIR = os.path.dirname(keras.__file__) + os.sep
 _warned_sites: set[tuple[str, int, str]] = set()
 _UNSET: Any = object()
 
@@ -171,6 +173,8 @@ def make_inspector(
         if passed and value is not None:
             return None  # forwarded, or a deliberate explicit mode
         site_frame = _callsite.call_site(frame, child)
+        if site_frame is not None and site_frame.f_code.co_filename.startswith(_KERAS_DIR):
+            return None  # Keras' own source: not the user's code to fix (docs/check-precision.md)
         owner, via = parent, None
         site_self = _callsite.self_of(site_frame)
         if isinstance(site_self, keras.layers.Layer) and site_self is not parent:

@@ -21,7 +21,8 @@ _STRICT: weakref.WeakKeyDictionary[type, type] = weakref.WeakKeyDictionary()
 def strict_class(cls: type) -> type:
     """`cls` with its `call` checked on every call (one subclass per class)."""
     if cls not in _STRICT:
-        subclass = type(f"Strict{cls.__name__}", (cls,), {"__module__": __name__})
+        # Same name, so messages read as they would for the original class.
+        subclass = type(cls.__name__, (cls,), {"__module__": __name__})
         _STRICT[cls] = forwards_training(always=True)(subclass)
     return _STRICT[cls]
 
