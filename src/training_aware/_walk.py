@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from training_aware._dependence import own
+from training_aware._training_table import IGNORES_TRAINING, USES_TRAINING
 
 __all__ = ["Entry", "is_mode_dependent", "walk"]
 
@@ -57,11 +57,20 @@ def walk(model: Any) -> list[Entry]:
 
 
 def is_mode_dependent(layer: Any) -> bool:
-    """Does this layer's own computation depend on `training`? Judged per instance.
+    """Does this layer's own computation depend on `training`?
 
-    Keras built-ins: by the generated table and the instance's rates (`Dense` declares `training`
-    and ignores it; `Dropout(0.0)` and `LSTM(dropout=0)` read it and change nothing). Other
-    classes: by what their `call` does with `training` (`_dependence.own`); a container's own mode
-    matters only through its children, which are judged themselves. Undecidable counts as no.
+    Keras built-ins: by the generated table (`Dense` declares `training` and ignores it). Other
+    classes: a layer that declares `training` and contains no sublayers (a container's own mode
+    matters only through its children, which are judged themselves).
     """
-    return own(layer).yes is True
+    if not getattr(layer, "_call_has_training_arg", False):
+        return False
+    for cls in type(layer).__mro__:
+        if cls.__module__.startswith("keras."):
+            if cls.__name__ in USES_TRAINING:
+                return True
+            if cls.__name__ in IGNORES_TRAINING:
+                return False
+            if cls.__name__ in ("Layer", "Model", "Functional", "Sequential", "Operation"):
+                break
+    return not _children(layer)
