@@ -16,11 +16,11 @@ from tests.realworld.strict import strict
 X = np.random.RandomState(0).uniform(size=(2, 32, 32, 3)).astype("float32")
 Y = np.eye(3, dtype="float32")[[0, 2]]
 
-# The models that build and step in seconds at 32x32. Measured once by hand (docs/check-precision.md)
-# and left out of the suite for time: MobileNetV2, EfficientNetB0, EfficientNetV2B0, ResNet50,
-# DenseNet121, NASNetMobile (zero reports on TensorFlow); the same layer kinds are covered here:
-# BatchNormalization and Dropout (MobileNet), ConvNeXt's private StochasticDepth layer, which the
-# check judges by reading its `call`.
+# The models that build and step in seconds at 32x32. Measured once by hand and left out of the
+# suite for time (docs/check-precision.md): MobileNetV2, MobileNetV3Small, EfficientNetB0,
+# EfficientNetV2B0, ResNet50, DenseNet121, NASNetMobile, zero reports each on TensorFlow. The same
+# layer kinds are covered here: BatchNormalization and Dropout (MobileNet), and ConvNeXt's private
+# StochasticDepth layer, which the check judges by reading its `call`.
 APPLICATIONS = {
     "MobileNet": {"alpha": 0.25},
     "ConvNeXtTiny": {},
