@@ -616,3 +616,31 @@ def test_a_child_whose_sublayers_appear_in_build_is_judged_once_built() -> None:
 
     with pytest.raises(DroppedTrainingFlagError, match=r"calls self\.lazy \(Lazy: it contains"):
         Holder()(X, training=True)
+
+
+def test_positional_none_is_replaced_in_the_fix() -> None:
+    @forwards_training
+    class PositionalNone(keras.layers.Layer):
+        def __init__(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
+            super().__init__(**kwargs)
+            self.drop = keras.layers.Dropout(0.5)
+
+        def call(self, x, training=None):  # type: ignore[no-untyped-def]
+            return self.drop(x, None)
+
+    with pytest.raises(DroppedTrainingFlagError) as info:
+        PositionalNone()(X, training=True)
+    assert str(info.value).endswith("Fix:\n    return self.drop(x, training)")
+
+
+def test_training_aware_call_without_the_parameter_is_told_to_declare_it() -> None:
+    class NoParameter(TrainingAwareModel, training_check="error"):
+        def __init__(self) -> None:
+            super().__init__()
+            self.drop = keras.layers.Dropout(0.5)
+
+        def call(self, x):  # type: ignore[no-untyped-def]
+            return self.drop(x)
+
+    with pytest.raises(DroppedTrainingFlagError, match=r"NoParameter.call has no `training` param"):
+        NoParameter()(X, training=True)

@@ -180,11 +180,11 @@ def make_inspector(
         if isinstance(site_self, keras.layers.Layer) and site_self is not parent:
             owner, via = site_self, parent  # inside `block.call(...)` called directly
         flag = _callsite.training_parameter(site_frame)
+        sees_flag = flag is not _callsite._NO_VALUE
         function = None
-        cannot_forward = site_frame is not None and site_self is None
-        if cannot_forward and flag is _callsite._NO_VALUE:
-            assert site_frame is not None
-            if "training" not in site_frame.f_code.co_freevars:
+        if site_frame is not None and not sees_flag:
+            sees_flag = "training" in site_frame.f_code.co_freevars  # a closure inside `call`
+            if not sees_flag and site_self is None:
                 function = site_frame.f_code.co_name  # a lambda or helper that cannot forward
         if flag is _callsite._NO_VALUE:
             flag = None if received is None else _UNSET
@@ -198,6 +198,14 @@ def make_inspector(
         given = "training=None" if passed else ""
         if given and flag is not _UNSET:
             given += f" while its own `training` is {flag!r}"
+        positional = None
+        if (
+            passed
+            and site.call is not None
+            and all(k.arg != "training" for k in site.call.keywords)
+        ):
+            positional = scope._training_position(child)  # `child(x, None)`
+        declared_here = (declared if site_frame is None else sees_flag) and function is None
 
         def judge() -> None:
             judged = anywhere(child)
@@ -207,9 +215,10 @@ def make_inspector(
                 owner,
                 child,
                 site,
-                declared=(declared if via is None else flag is not _UNSET) and function is None,
+                declared=declared_here,
                 why=judged.why,
                 given=given,
+                positional=positional,
                 via=via,
                 function=function,
             )
