@@ -34,8 +34,7 @@ def test_application_raises_nothing(name: str) -> None:
     model = build(weights=None, input_shape=(32, 32, 3), classes=3, **APPLICATIONS[name])
     checked = strict(model)
     assert checked >= 20, "the model and its BatchNormalization/Dropout layers are checked"
-    model(X)
-    model(X, training=True)
+    model(X)  # training=None; fit below runs training=True, predict False
     # One eager step: the inspection is the same as in a traced step (tests/realworld's other
     # files trace theirs), without minutes of graph compilation for a 100-layer model.
     model.compile("sgd", "categorical_crossentropy", run_eagerly=True)

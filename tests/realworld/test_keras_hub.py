@@ -63,8 +63,7 @@ def test_keras_hub_task_raises_nothing(name: str) -> None:
     model = make()
     assert strict(model) >= 10, "the task, its backbone and their transformer layers are checked"
     x = {**TOKENS, **extra}
-    model(x)
-    model(x, training=True)
+    model(x)  # training=None; fit below runs training=True, predict False
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     model.compile(optimizer="sgd", loss=loss, jit_compile=False)
     history = model.fit(x, np.array(labels), epochs=1, batch_size=2, verbose=0, shuffle=False)
@@ -87,8 +86,7 @@ def test_training_check_error_on_keras_hub_layers_by_dynamic_subclassing() -> No
     h = decoder(16, 2, dropout=0.1)(h)
     model = keras.Model(token_ids, keras.layers.Dense(VOCABULARY)(h))
     x = TOKENS["token_ids"]
-    model(x)
-    model(x, training=True)
+    model(x)  # training=None; fit below runs training=True, predict False
     model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     model.fit(x, x, epochs=1, verbose=0, shuffle=False)
     assert model.predict(x, verbose=0).shape == (2, LENGTH, VOCABULARY)
