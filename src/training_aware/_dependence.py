@@ -26,7 +26,7 @@ from typing import Any, Final
 
 from training_aware._training_table import IGNORES_TRAINING, USES_TRAINING
 
-__all__ = ["UNKNOWN", "Judgement", "anywhere", "own"]
+__all__ = ["UNKNOWN", "Judgement", "anywhere", "attribute", "own"]
 
 # Keras classes whose own computation reads `training` only through these attributes being > 0.
 _RATES: Final = {
@@ -191,11 +191,8 @@ def _judge_forward(layer: Any, owner: type, forward: _Forward, depth: int) -> Ju
         return NO  # a loop over sublayers (`for layer in self.blocks`): judged as sublayers
     if forward.kind == "super":
         return own(layer, _after=owner, _depth=depth + 1)
-    missing = object()
-    target = vars(layer).get(forward.name, missing)
-    if target is missing:
-        target = inspect.getattr_static(type(layer), forward.name, missing)
-    if target is missing:
+    target = attribute(layer, forward.name)
+    if target is _MISSING:
         return UNKNOWN  # created later (in `build()`)
     if isinstance(target, keras.layers.Layer) or _holds_layers(target):
         return NO  # a sublayer: judged on its own
@@ -204,6 +201,21 @@ def _judge_forward(layer: Any, owner: type, forward: _Forward, depth: int) -> Ju
         if parameter:
             return _judge_function(layer, owner, target, parameter, depth + 1)
     return Judgement(True, f"{owner.__name__}.call passes `training` to self.{forward.name}")
+
+
+_MISSING: Final = object()
+
+
+def attribute(obj: Any, name: str) -> Any:
+    """`obj.name` without running properties or `__getattr__`: the instance's own attributes
+    (torch keeps sublayers in `_modules`), then the class's; `_MISSING` if absent."""
+    own_attributes = vars(obj)
+    if name in own_attributes:
+        return own_attributes[name]
+    modules = own_attributes.get("_modules")
+    if isinstance(modules, dict) and name in modules:
+        return modules[name]
+    return inspect.getattr_static(type(obj), name, _MISSING)
 
 
 def _parameter_name(function: Any, parameter: str) -> str:

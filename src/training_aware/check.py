@@ -25,7 +25,7 @@ import keras
 
 from training_aware import _callsite, scope
 from training_aware._callsite import Site, fixed_call
-from training_aware._dependence import Judgement, anywhere, own
+from training_aware._dependence import Judgement, anywhere, attribute, own
 from training_aware.errors import (
     DroppedTrainingFlagError,
     MissingTrainingArgumentError,
@@ -279,7 +279,7 @@ def _resolve_target(parent: Any, owner: type, call: Any) -> tuple[str, Judgement
         return None
     if value.value.id != "self":
         return None
-    target = vars(parent).get(value.attr)
+    target = attribute(parent, value.attr)
     if index is not None and isinstance(target, list | tuple | dict):
         try:
             target = target[index]
