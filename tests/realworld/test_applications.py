@@ -36,9 +36,10 @@ def test_application_raises_nothing(name: str) -> None:
     checked = strict(model)
     assert checked >= 20, "the model and its BatchNormalization/Dropout layers are checked"
     model(X)  # training=None; fit below runs training=True, predict False
-    # One eager step: the inspection is the same as in a traced step (tests/realworld's other
-    # files trace theirs), without minutes of graph compilation for a 100-layer model.
-    model.compile("sgd", "categorical_crossentropy", run_eagerly=True)
+    # TensorFlow: one eager step (the inspection is the same as in a traced one, without a minute
+    # of graph building for a 100-layer model). JAX: one jitted step (its eager ops are slower).
+    eager = keras.backend.backend() != "jax"
+    model.compile("sgd", "categorical_crossentropy", run_eagerly=eager, jit_compile=not eager)
     history = model.fit(X, Y, epochs=1, verbose=0, shuffle=False)
     assert np.isfinite(history.history["loss"][0])
     assert model.predict(X, verbose=0).shape == (2, 3)
