@@ -181,7 +181,7 @@ def validate_training(value: Any, where: str) -> Any:
         return bool(value)
     dtype = getattr(value, "dtype", None)
     shape = getattr(value, "shape", None)
-    if dtype is not None and shape is not None and tuple(shape) == ():
+    if dtype is not None and shape is not None and _is_scalar(shape):
         kind = str(dtype)
         if (
             "bool" in kind or "int" in kind
@@ -196,6 +196,13 @@ def validate_training(value: Any, where: str) -> Any:
         f"{where} received training={describe(value)}. Expected None, True, False (or 0/1, or a "
         "scalar boolean tensor). Fix: pass a bool, e.g. training=bool(flag)."
     )
+
+
+def _is_scalar(shape: Any) -> bool:
+    try:
+        return tuple(shape) == ()
+    except (TypeError, ValueError):  # a TensorFlow shape of unknown rank
+        return False
 
 
 def explicit_training(layer: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
