@@ -169,7 +169,7 @@ def make_inspector(
     for message, key in _direct_call_findings(parent):
         _report(message, check, key)
 
-    def inspect_child(child: Any, frame: FrameType, passed: bool, value: Any) -> Any:
+    def inspect_child(child: Any, frame: FrameType, passed: bool = False, value: Any = None) -> Any:
         if passed and value is not None:
             return None  # forwarded, or a deliberate explicit mode
         site_frame = _callsite.call_site(frame, child)
