@@ -47,11 +47,115 @@ def find_method(cls: ast.ClassDef, name: str) -> ast.FunctionDef | ast.AsyncFunc
 class Typer:
     """Types of expressions in one module: its imports and the classes it defines."""
 
-    def __init__(self, imports: ImportMap, classes: dict[str, ast.ClassDef]) -> None:
+    def __init__(
+        self,
+        imports: ImportMap,
+        classes: dict[str, ast.ClassDef],
+        tree: ast.Module | None = None,
+    ) -> None:
         self.imports = imports
         self.classes = classes
+        self.tree = tree
+        self.functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
+        if tree is not None:
+            for node in tree.body:
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    self.functions[node.name] = node
         self._kinds: dict[str, Kind] = {}
         self._layer_like: dict[str, bool] = {}
+        self._returns: dict[str, Ty] = {}
+        self._ctor_args: dict[str, dict[str, Ty]] | None = None
+
+    @property
+    def flavour(self) -> str:
+        """The Keras the module targets: `keras3`, `keras2` or `ambiguous` (see ImportMap)."""
+        return self.imports.flavour
+
+    def return_type(self, name: str) -> Ty:
+        """The type a same-module factory function returns (`def make_ffn(): return
+        keras.Sequential([...])`): the union of its `return` values, typed with its locals."""
+        if name in self._returns:
+            return self._returns[name]
+        self._returns[name] = UNKNOWN  # cycle guard
+        from training_aware.lint.sublayers import scan_locals
+
+        func = self.functions[name]
+        env = scan_locals(func.body, {}, self)
+        ty = Ty()
+        for node in _returns(func.body):
+            if node.value is None:
+                ty = ty.union(NONE)
+            else:
+                ty = ty.union(self.type_of(node.value, env))
+        if not ty.items:
+            ty = UNKNOWN
+        self._returns[name] = ty
+        return ty
+
+    def ctor_args(self, cls_name: str) -> dict[str, Ty]:
+        """Types of the `__init__` parameters of a same-module class, from every place the
+        module builds it (`GAN(generator=make_generator(), ...)`). A parameter gets a type only
+        when every construction site passes a value of known type."""
+        if self._ctor_args is None:
+            self._ctor_args = {}  # re-entry guard: a site typed while collecting sees nothing
+            self._ctor_args = self._collect_ctor_args()
+        return self._ctor_args.get(cls_name, {})
+
+    def _collect_ctor_args(self) -> dict[str, dict[str, Ty]]:
+        from training_aware.lint.sublayers import scan_locals
+
+        out: dict[str, dict[str, Ty]] = {}
+        if self.tree is None or not self.classes:
+            return out
+        sites: dict[str, list[tuple[ast.Call, list[ast.stmt]]]] = {}
+        scopes: list[list[ast.stmt]] = [self.tree.body]
+        scopes += [
+            n.body for n in ast.walk(self.tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+        ]
+        for body in scopes:
+            for stmt in _flat(body):
+                for node in ast.walk(stmt):
+                    if (
+                        isinstance(node, ast.Call)
+                        and isinstance(node.func, ast.Name)
+                        and node.func.id in self.classes
+                    ):
+                        sites.setdefault(node.func.id, []).append((node, body))
+        envs: dict[int, dict[str, Ty]] = {}
+        for name, calls in sites.items():
+            init = find_method(self.classes[name], "__init__")
+            if init is None:
+                continue
+            params = [a.arg for a in (*init.args.posonlyargs, *init.args.args)][1:]
+            params += [a.arg for a in init.args.kwonlyargs]
+            types: dict[str, Ty] = {}
+            unknown: set[str] = set()
+            for call, body in calls:
+                if id(body) not in envs:
+                    envs[id(body)] = scan_locals(body, {}, self)
+                env = envs[id(body)]
+                bound: dict[str, ast.expr] = {}
+                if any(isinstance(a, ast.Starred) for a in call.args) or any(
+                    kw.arg is None for kw in call.keywords
+                ):
+                    unknown.update(params)
+                    continue
+                for param, arg in zip(params, call.args, strict=False):
+                    bound[param] = arg
+                for kw in call.keywords:
+                    if kw.arg is not None:
+                        bound[kw.arg] = kw.value
+                for param in params:
+                    if param not in bound:
+                        unknown.add(param)
+                        continue
+                    ty = self.type_of(bound[param], env)
+                    if any(k is Kind.UNKNOWN for _, k in ty.items):
+                        unknown.add(param)
+                    else:
+                        types[param] = types[param].union(ty) if param in types else ty
+            out[name] = {p: t for p, t in types.items() if p not in unknown}
+        return out
 
     def base_paths(self, cls: ast.ClassDef) -> list[tuple[ast.expr, str | None]]:
         """Each base class expression with the dotted path it resolves to (or None)."""
@@ -135,6 +239,28 @@ class Typer:
             for node in ast.walk(stmt)
         )
 
+    def call_declares_training(self, name: str) -> bool:
+        """Does the `call` of same-module class `name` (own or inherited) declare `training`?
+        A Keras base counts when its `call` uses `training` (those all declare it)."""
+        seen: set[str] = set()
+        while name in self.classes and name not in seen:
+            seen.add(name)
+            cls = self.classes[name]
+            call = find_method(cls, "call")
+            if call is not None:
+                return training_default(call) is not False
+            nxt = None
+            for base, path in self.base_paths(cls):
+                if isinstance(base, ast.Name) and base.id in self.classes:
+                    nxt = base.id
+                    break
+                if keras_layer_name(path) in USES_TRAINING:
+                    return True
+            if nxt is None:
+                return False
+            name = nxt
+        return False
+
     def class_kind(self, name: str) -> Kind:
         """What the same-module class `name` does with `training` (its own or inherited `call`)."""
         if name in self._kinds:
@@ -157,7 +283,9 @@ class Typer:
                 isinstance(n, ast.Name) and n.id == "training"
                 for stmt in call.body
                 for n in ast.walk(stmt)
-            ):
+            ) or self.calls_mode_dependent_sublayer(cls, call):
+                # Declared and read, or declared, never forwarded, but a sublayer that uses
+                # the mode is called: the call context hands the caller's mode on to it.
                 kind = Kind.USES
             else:
                 kind = Kind.IGNORES
@@ -177,17 +305,20 @@ class Typer:
         self._kinds[name] = kind
         return kind
 
-    def type_of_constructor(self, call: ast.Call) -> Ty:
-        """The type of the value built by `call`, when its callee is a known class."""
+    def type_of_constructor(self, call: ast.Call, env: dict[str, Ty] | None = None) -> Ty:
+        """The type of the value built by `call`, when its callee is a known class or a
+        same-module factory function."""
         func = call.func
         if isinstance(func, ast.Name) and func.id in self.classes:
             return one(func.id, self.class_kind(func.id))
+        if isinstance(func, ast.Name) and func.id in self.functions:
+            return self.return_type(func.id)
         path = self.imports.resolve(func) if isinstance(func, ast.Name | ast.Attribute) else None
         name = keras_layer_name(path)
         if name is not None and path is not None and path.startswith(("keras.", "training_aware.")):
             if "applications" in path.split("."):
                 return one(name, Kind.MODEL)
-            return one(path.rsplit(".", 1)[-1], keras_kind(name, call, self))
+            return one(path.rsplit(".", 1)[-1], keras_kind(name, call, self, env or {}))
         return UNKNOWN
 
     def type_of(self, node: ast.expr, env: dict[str, Ty]) -> Ty:
@@ -204,7 +335,7 @@ class Typer:
             if isinstance(node.func, ast.Attribute) and node.func.attr in ("values", "copy"):
                 owner = self.type_of(node.func.value, env)
                 return container(owner.elems) if owner.elems is not None else UNKNOWN
-            return self.type_of_constructor(node)
+            return self.type_of_constructor(node, env)
         if isinstance(node, ast.Name):
             return env.get(node.id, UNKNOWN)
         if isinstance(node, ast.Attribute):
@@ -241,3 +372,28 @@ class Typer:
             if left.elems is not None and right.elems is not None:
                 return container(left.elems.union(right.elems))
         return UNKNOWN
+
+
+def _flat(body: list[ast.stmt]) -> list[ast.stmt]:
+    """The simple statements of a block, also inside compound statements (not nested defs)."""
+    out: list[ast.stmt] = []
+    stack = list(reversed(body))
+    while stack:
+        stmt = stack.pop()
+        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            continue
+        subs = [getattr(stmt, f) for f in ("body", "orelse", "finalbody") if getattr(stmt, f, None)]
+        subs += [h.body for h in getattr(stmt, "handlers", ())]
+        if subs:
+            for node in ast.iter_child_nodes(stmt):
+                if isinstance(node, ast.expr):
+                    out.append(ast.Expr(value=node))
+            for sub in reversed(subs):
+                stack.extend(reversed(sub))
+        else:
+            out.append(stmt)
+    return out
+
+
+def _returns(body: list[ast.stmt]) -> list[ast.Return]:
+    return [s for s in _flat(body) if isinstance(s, ast.Return)]
