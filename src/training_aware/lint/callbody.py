@@ -82,10 +82,13 @@ class CallBodyChecker:
         # an explicit value from leaking), so a dropped or pinned flag there is no finding.
         self.aware = typer.is_training_aware(cls_name)
         self.fallback = 0
-        # What holds depends on the Keras the module targets: Keras 2 hands the mode to every
-        # sublayer through its call context and `fit` always passes `training=True`, so only
-        # the version-independent parts (raw ops, `.call` bypass) are checked outside Keras 3.
-        self.keras3 = typer.flavour == "keras3"
+        # What holds depends on the Keras the module targets. Keras 2 hands the mode to every
+        # sublayer through its call context and `fit` always passes `training=True`, so there
+        # only the version-independent parts (raw ops, `.call` bypass) are checked. `tf.keras`
+        # is Keras 3 from TensorFlow 2.16 on: a dropped flag (TA001, TA002) is checked, as its
+        # fix is right in both; a hard-coded one (TA004) is a working recipe in Keras 2.
+        self.mode_rules = typer.flavour in ("keras3", "tf.keras")
+        self.pin_rules = typer.flavour == "keras3"
         # The model's own `train_step` calls `self(x, training=...)`: since Keras 3.10 that
         # value reaches the sublayers through the call context, so `fit` is right.
         self.fit_passes_mode = fit_passes_mode
@@ -203,6 +206,7 @@ class CallBodyChecker:
             fit_passes_mode=self.fit_passes_mode,
             caller=self,
         )
+        sub.mode_rules, sub.pin_rules = self.mode_rules, self.pin_rules
         if not sub.has_training:
             # no parameter of its own: it sees exactly what its caller has
             sub.has_training = self.has_training
@@ -237,15 +241,15 @@ class CallBodyChecker:
         value = literal_training(call)
         if self.aware and (value is not None or user is not None):
             return
-        if not self.keras3:
-            return
         if value is not None and not isinstance(func, ast.Call):
+            if not self.pin_rules:
+                return
             key = expr_key(func) or ""
             unknown_attr = key.startswith("self.") and all(k is Kind.UNKNOWN for _, k in ty.items)
             if user is not None or unknown_attr:
                 self.report(call, "TA004", rules.ta004(f"`{self.label}`", describe(func), value))
             return
-        if user is None or passes_training(call) or self.fallback:
+        if user is None or passes_training(call) or self.fallback or not self.mode_rules:
             return
         if self.has_training:
             self.report(call, "TA002", rules.ta002(self.label, describe(func), user))

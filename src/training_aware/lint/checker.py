@@ -7,6 +7,7 @@ the TA000 report of a file that cannot be parsed, and `# noqa`.
 from __future__ import annotations
 
 import ast
+import re
 import tokenize
 import warnings
 from collections.abc import Iterator
@@ -15,14 +16,21 @@ from io import BytesIO
 from training_aware._training_table import IGNORES_TRAINING, USES_TRAINING
 from training_aware.lint import module_rules, rules
 from training_aware.lint.callbody import CallBodyChecker, passes_training
-from training_aware.lint.imports import collect_imports, keras_layer_name
+from training_aware.lint.imports import (
+    AMBIGUOUS,
+    KERAS3,
+    TF_KERAS,
+    collect_imports,
+    keras_layer_name,
+)
 from training_aware.lint.layertypes import Typer, find_method, training_default
 from training_aware.lint.noqa import suppressed
 from training_aware.lint.rules import Finding
 from training_aware.lint.sublayers import collect_attributes
 from training_aware.lint.values import Kind
 
-RawFinding = tuple[int, int, str, str]  # line (1-based), col (1-based), code, message
+RawFinding = tuple[int, int, str, str]
+_TF_KERAS_TEXT = re.compile(r"\b(?:tf|tensorflow)\.keras\b")  # line (1-based), col (1-based), code, message
 
 
 def iter_classes(body: list[ast.stmt]) -> Iterator[ast.ClassDef]:
@@ -58,7 +66,10 @@ def check_tree(tree: ast.Module, source: str) -> list[RawFinding]:
         found.append((line, col, code, message))
 
     classes = list(iter_classes(tree.body)) if "class " in source else []
-    typer = Typer(collect_imports(tree), {cls.name: cls for cls in classes}, tree)
+    imports = collect_imports(tree)
+    if imports.flavour == AMBIGUOUS and _TF_KERAS_TEXT.search(source):
+        imports.flavour = TF_KERAS  # `import tensorflow as tf` ... `tf.keras.Model`
+    typer = Typer(imports, {cls.name: cls for cls in classes}, tree)
     for cls in classes:
         _check_class(cls, typer, report)
     module_rules.check_functional_pins(tree, source, typer, report)
@@ -85,7 +96,7 @@ def _check_class(cls: ast.ClassDef, typer: Typer, report: module_rules.Report) -
     default = training_default(call)
     if default is False and not layer_like:
         return
-    if isinstance(default, ast.Constant) and default.value is True and typer.flavour == "keras3":
+    if isinstance(default, ast.Constant) and default.value is True and typer.flavour == KERAS3:
         report(default, "TA005", rules.ta005(cls.name))
     methods = _methods(cls, typer) if own else {}
     train_step = methods.get("train_step")
@@ -105,7 +116,8 @@ def _check_class(cls: ast.ClassDef, typer: Typer, report: module_rules.Report) -
         fit_passes_mode=fit_passes_mode,
     )
     if inference_only:
-        checker.keras3 = False  # keep only what holds in any mode: raw ops, `.call` bypass
+        # keep only what holds in any mode: raw ops, `.call` bypass
+        checker.mode_rules = checker.pin_rules = False
     checker.run()
 
 

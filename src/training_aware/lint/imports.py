@@ -44,6 +44,7 @@ def normalise(path: str) -> str:
 
 KERAS3 = "keras3"
 KERAS2 = "keras2"
+TF_KERAS = "tf.keras"
 AMBIGUOUS = "ambiguous"
 
 # Import roots that pin the Keras a module targets.
@@ -61,9 +62,11 @@ class ImportMap:
       `tensorflow.python.keras`, `tensorflow.compat.v1.keras`), whatever else it imports;
     - `"keras3"` when it imports the `keras` package itself (or keras-hub / keras-nlp, which
       exist only for Keras 3) and no Keras 2;
-    - `"ambiguous"` otherwise: `tf.keras` (Keras 3 from TensorFlow 2.16 on, Keras 2 before it or
-      under `TF_USE_LEGACY_KERAS=1`), a `keras` name imported from another module (a re-export
-      such as `from .utils import keras`), or no Keras import at all.
+    - `"tf.keras"` when it reaches Keras only through TensorFlow (`from tensorflow import
+      keras`, `tf.keras.layers...`): Keras 3 from TensorFlow 2.16 on, Keras 2 before it or under
+      `TF_USE_LEGACY_KERAS=1` (set by `set_flavour` from the source text);
+    - `"ambiguous"` otherwise: a `keras` name imported from another module (a re-export such as
+      `from .utils import keras`), or no Keras import at all.
     """
 
     __slots__ = ("flavour", "names", "raw")
@@ -148,6 +151,8 @@ def _flavour(paths: list[str]) -> str:
         return KERAS2
     if any(p.split(".", 1)[0] in _KERAS3_ROOTS for p in paths):
         return KERAS3
+    if any(under(p, _TF_KERAS_ROOTS) for p in paths):
+        return TF_KERAS
     return AMBIGUOUS
 
 

@@ -261,6 +261,43 @@ class Typer:
             name = nxt
         return False
 
+    def _reads_training(
+        self, cls: ast.ClassDef, call: ast.FunctionDef | ast.AsyncFunctionDef
+    ) -> bool:
+        """Does `call` use `training` for anything but handing it to sublayers known to ignore
+        it (`self.conv(x, training=training)` with a `Conv2D`)? Forwarding to such layers
+        only makes nothing mode-dependent."""
+        parents: dict[int, ast.AST] = {}
+        reads: list[ast.Name] = []
+        for stmt in call.body:
+            for node in ast.walk(stmt):
+                for child in ast.iter_child_nodes(node):
+                    parents[id(child)] = node
+                if isinstance(node, ast.Name) and node.id == "training":
+                    reads.append(node)
+        if not reads:
+            return False
+        from training_aware.lint.sublayers import collect_attributes
+
+        attrs: dict[str, Ty] | None = None
+        for name in reads:
+            keyword = parents.get(id(name))
+            owner = parents.get(id(keyword)) if keyword is not None else None
+            if not (
+                isinstance(keyword, ast.keyword)
+                and keyword.arg == "training"
+                and isinstance(owner, ast.Call)
+            ):
+                return True
+            if attrs is None:
+                attrs = collect_attributes(cls, self)
+            ty = self.type_of(owner.func, attrs)
+            if not ty.items or ty.elems is not None:
+                return True
+            if any(k not in (Kind.IGNORES, Kind.NOTRAIN) for _, k in ty.items):
+                return True
+        return False
+
     def class_kind(self, name: str) -> Kind:
         """What the same-module class `name` does with `training` (its own or inherited `call`)."""
         if name in self._kinds:
@@ -279,11 +316,7 @@ class Typer:
                     kind = Kind.USES
                 else:
                     kind = Kind.NOTRAIN
-            elif any(
-                isinstance(n, ast.Name) and n.id == "training"
-                for stmt in call.body
-                for n in ast.walk(stmt)
-            ) or self.calls_mode_dependent_sublayer(cls, call):
+            elif self._reads_training(cls, call) or self.calls_mode_dependent_sublayer(cls, call):
                 # Declared and read, or declared, never forwarded, but a sublayer that uses
                 # the mode is called: the call context hands the caller's mode on to it.
                 kind = Kind.USES
