@@ -10,7 +10,7 @@ import ast
 import re
 import tokenize
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from io import BytesIO
 
 from training_aware._training_table import IGNORES_TRAINING, USES_TRAINING
@@ -204,12 +204,15 @@ def decode(data: bytes) -> str:
     return data.decode("utf-8-sig" if encoding == "utf-8-sig" else encoding)
 
 
-def lint_source(source: str | bytes, path: str = "<string>") -> list[Finding]:
+def lint_source(
+    source: str | bytes, path: str = "<string>", *, opt_in: Iterable[str] = ()
+) -> list[Finding]:
     """Check one module's source text; never raises for any input.
 
     Args:
         source: the text, or raw bytes (decoded as Python would).
         path: the name to print in findings.
+        opt_in: off-by-default rules to report too (`{"TA009"}`); the others are dropped.
 
     Returns:
         The findings, sorted, with `# noqa` applied; a single TA000 when the text cannot be
@@ -254,7 +257,10 @@ def lint_source(source: str | bytes, path: str = "<string>") -> list[Finding]:
         return [_ta000(path, 1, "too deeply nested to check; not checked")]
     lines = source.splitlines()
     out = []
+    wanted = frozenset(opt_in)
     for line, col, code, message in raw:
+        if code in rules.OPT_IN and code not in wanted:
+            continue
         text = lines[line - 1] if 0 < line <= len(lines) else ""
         if not suppressed(text, code):
             out.append(Finding(path, line, col, code, message))
