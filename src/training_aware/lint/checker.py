@@ -69,7 +69,7 @@ def check_tree(tree: ast.Module, source: str) -> list[RawFinding]:
     imports = collect_imports(tree)
     if imports.flavour == AMBIGUOUS and _TF_KERAS_TEXT.search(source):
         imports.flavour = TF_KERAS  # `import tensorflow as tf` ... `tf.keras.Model`
-    typer = Typer(imports, {cls.name: cls for cls in classes}, tree)
+    typer = Typer(imports, {cls.name: cls for cls in classes}, tree, source)
     for cls in classes:
         _check_class(cls, typer, report)
     module_rules.check_functional_pins(tree, source, typer, report)

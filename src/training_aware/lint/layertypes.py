@@ -8,6 +8,7 @@ what it does with `training`), a container of those, or unknown.
 from __future__ import annotations
 
 import ast
+import re
 
 from training_aware._training_table import IGNORES_TRAINING, USES_TRAINING
 from training_aware.lint.imports import AWARE_BASES, ImportMap, keras_layer_name
@@ -52,8 +53,10 @@ class Typer:
         imports: ImportMap,
         classes: dict[str, ast.ClassDef],
         tree: ast.Module | None = None,
+        source: str = "",
     ) -> None:
         self.imports = imports
+        self.source = source
         self.classes = classes
         self.tree = tree
         self.functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
@@ -64,7 +67,9 @@ class Typer:
         self._kinds: dict[str, Kind] = {}
         self._layer_like: dict[str, bool] = {}
         self._returns: dict[str, Ty] = {}
-        self._ctor_args: dict[str, dict[str, Ty]] | None = None
+        self._ctor_args: dict[str, dict[str, Ty]] = {}
+        self._scope_envs: dict[int, dict[str, Ty]] = {}
+        self.attr_cache: dict[int, dict[str, Ty]] = {}  # class node id -> its attributes' types
 
     @property
     def flavour(self) -> str:
@@ -95,56 +100,44 @@ class Typer:
     def ctor_args(self, cls_name: str) -> dict[str, Ty]:
         """Types of the `__init__` parameters of a same-module class, from every place the
         module builds it (`GAN(generator=make_generator(), ...)`). A parameter gets a type only
-        when every construction site passes a value of known type."""
-        if self._ctor_args is None:
-            self._ctor_args = {}  # re-entry guard: a site typed while collecting sees nothing
-            self._ctor_args = self._collect_ctor_args()
-        return self._ctor_args.get(cls_name, {})
+        when every construction site passes a value of known type. Only the lines that hold
+        `ClassName(` are visited."""
+        if cls_name in self._ctor_args:
+            return self._ctor_args[cls_name]
+        self._ctor_args[cls_name] = {}  # re-entry guard
+        self._ctor_args[cls_name] = self._collect_ctor_args(cls_name)
+        return self._ctor_args[cls_name]
 
-    def _collect_ctor_args(self) -> dict[str, dict[str, Ty]]:
+    def _collect_ctor_args(self, name: str) -> dict[str, Ty]:
+        from training_aware.lint.module_rules import match_lines, nodes_at
         from training_aware.lint.sublayers import scan_locals
 
-        out: dict[str, dict[str, Ty]] = {}
-        if self.tree is None or not self.classes:
-            return out
-        sites: dict[str, list[tuple[ast.Call, list[ast.stmt]]]] = {}
-        scopes: list[list[ast.stmt]] = [self.tree.body]
-        scopes += [
-            n.body for n in ast.walk(self.tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
-        ]
-        for body in scopes:
-            for stmt in _flat(body):
-                for node in ast.walk(stmt):
-                    if (
-                        isinstance(node, ast.Call)
-                        and isinstance(node.func, ast.Name)
-                        and node.func.id in self.classes
-                    ):
-                        sites.setdefault(node.func.id, []).append((node, body))
-        envs: dict[int, dict[str, Ty]] = {}
-        for name, calls in sites.items():
-            init = find_method(self.classes[name], "__init__")
-            if init is None:
-                continue
-            params = [a.arg for a in (*init.args.posonlyargs, *init.args.args)][1:]
-            params += [a.arg for a in init.args.kwonlyargs]
-            types: dict[str, Ty] = {}
-            unknown: set[str] = set()
-            for call, body in calls:
-                if id(body) not in envs:
-                    envs[id(body)] = scan_locals(body, {}, self)
-                env = envs[id(body)]
-                bound: dict[str, ast.expr] = {}
+        init = find_method(self.classes[name], "__init__")
+        if self.tree is None or init is None or not self.source:
+            return {}
+        lines = match_lines(self.source, re.compile(rf"\b{re.escape(name)}\("))
+        params = [a.arg for a in (*init.args.posonlyargs, *init.args.args)][1:]
+        params += [a.arg for a in init.args.kwonlyargs]
+        types: dict[str, Ty] = {}
+        unknown: set[str] = set()
+        for line in lines:
+            body = _scope_at(self.tree.body, line)
+            env = self._scope_envs.get(id(body))
+            if env is None:
+                env = self._scope_envs[id(body)] = scan_locals(body, {}, self)
+            for call in nodes_at(body, [line]):
+                if not (
+                    isinstance(call, ast.Call)
+                    and isinstance(call.func, ast.Name)
+                    and call.func.id == name
+                ):
+                    continue
                 if any(isinstance(a, ast.Starred) for a in call.args) or any(
                     kw.arg is None for kw in call.keywords
                 ):
-                    unknown.update(params)
-                    continue
-                for param, arg in zip(params, call.args, strict=False):
-                    bound[param] = arg
-                for kw in call.keywords:
-                    if kw.arg is not None:
-                        bound[kw.arg] = kw.value
+                    return {}
+                bound: dict[str, ast.expr] = dict(zip(params, call.args, strict=False))
+                bound.update({kw.arg: kw.value for kw in call.keywords if kw.arg is not None})
                 for param in params:
                     if param not in bound:
                         unknown.add(param)
@@ -154,8 +147,7 @@ class Typer:
                         unknown.add(param)
                     else:
                         types[param] = types[param].union(ty) if param in types else ty
-            out[name] = {p: t for p, t in types.items() if p not in unknown}
-        return out
+        return {p: t for p, t in types.items() if p not in unknown}
 
     def base_paths(self, cls: ast.ClassDef) -> list[tuple[ast.expr, str | None]]:
         """Each base class expression with the dotted path it resolves to (or None)."""
@@ -430,3 +422,29 @@ def _flat(body: list[ast.stmt]) -> list[ast.stmt]:
 
 def _returns(body: list[ast.stmt]) -> list[ast.Return]:
     return [s for s in _flat(body) if isinstance(s, ast.Return)]
+
+
+def _scope_at(body: list[ast.stmt], line: int) -> list[ast.stmt]:
+    """The body of the innermost function holding `line` (the module's body at top level)."""
+    scope = body
+    current = body
+    while True:
+        for stmt in current:
+            if stmt.lineno <= line <= (stmt.end_lineno or stmt.lineno):
+                if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+                    scope = stmt.body
+                subs = [getattr(stmt, f, None) for f in ("body", "orelse", "finalbody")]
+                subs += [h.body for h in getattr(stmt, "handlers", ())]
+                inner = [
+                    sub
+                    for sub in subs
+                    if sub
+                    and isinstance(sub, list)
+                    and sub[0].lineno <= line <= (sub[-1].end_lineno or sub[-1].lineno)
+                ]
+                if inner:
+                    current = inner[0]
+                    break
+                return scope
+        else:
+            return scope

@@ -29,6 +29,9 @@ def collect_attributes(cls: ast.ClassDef, typer: Typer) -> dict[str, Ty]:
     Returns:
         A mapping `self.attr` -> type, ready to use as the environment of `call`.
     """
+    cached = typer.attr_cache.get(id(cls))
+    if cached is not None:
+        return dict(cached)
     attrs: dict[str, Ty] = {}
     seen = {cls.name}
     chain: list[ast.ClassDef] = []
@@ -43,6 +46,7 @@ def collect_attributes(cls: ast.ClassDef, typer: Typer) -> dict[str, Ty]:
     for ancestor in reversed(chain):
         _collect_own(ancestor, typer, attrs)
     _collect_own(cls, typer, attrs)
+    typer.attr_cache[id(cls)] = dict(attrs)
     return attrs
 
 
