@@ -96,6 +96,7 @@ class CallBodyChecker:
         self.caller = caller
         self.visited: set[str] = caller.visited if caller is not None else {func.name}
         self.label = f"{cls_name}.{func.name}"
+        self.kwarg = func.args.kwarg.arg if func.args.kwarg is not None else None
 
     def run(self) -> None:
         """Check the whole body."""
@@ -179,6 +180,8 @@ class CallBodyChecker:
                 self.branch_test(current.test, scope)
             if isinstance(current, ast.Call):
                 self.check_call(current, scope)
+            elif isinstance(current, ast.Subscript):
+                self.check_kwargs_read(current, current.value, current.slice)
             stack.extend((child, scope) for child in ast.iter_child_nodes(current))
 
     def branch_test(self, test: ast.expr, env: dict[str, Ty]) -> None:
@@ -213,8 +216,25 @@ class CallBodyChecker:
             sub.is_model = self.is_model
         sub.run()
 
+    def check_kwargs_read(self, node: ast.AST, owner: ast.expr, key: ast.expr | None) -> None:
+        """TA001: `kwargs.get("training")` / `kwargs["training"]` in a `call` without a named
+        `training`: Keras 3 strips `training` from the keywords of such a `call` (`CallSpec`,
+        keras/src/layers/layer.py), so the read is always None; Keras 2 passes it in."""
+        if (
+            self.has_training
+            or not self.mode_rules
+            or self.kwarg is None
+            or self.caller is not None
+            or not (isinstance(owner, ast.Name) and owner.id == self.kwarg)
+            or not (isinstance(key, ast.Constant) and key.value == "training")
+        ):
+            return
+        self.report(node, "TA001", rules.ta001_kwargs(self.label, self.kwarg))
+
     def check_call(self, call: ast.Call, env: dict[str, Ty]) -> None:
         func = call.func
+        if isinstance(func, ast.Attribute) and func.attr in ("get", "pop") and call.args:
+            self.check_kwargs_read(call, func.value, call.args[0])
         if isinstance(func, ast.Attribute) and func.attr == "call":
             self.check_direct_call(call, func.value, env)
             return

@@ -264,11 +264,13 @@ class _Region:
             for node in ast.walk(stmt):
                 if not isinstance(node, ast.Call) or passes_training(node):
                     continue
+                helper = _helper_name(node)
+                if helper is not None and helper in self.methods:
+                    if helper not in via:
+                        self.check(self.methods[helper].body, trained, via | {helper})
+                    continue
                 key = expr_key(node.func)
                 if key is None:
-                    helper = _helper_name(node)
-                    if helper in self.methods and helper not in via:
-                        self.check(self.methods[helper].body, trained, via | {helper})
                     continue
                 if key not in self.env or key in self.frozen:
                     continue

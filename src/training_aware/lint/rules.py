@@ -98,6 +98,14 @@ def ta001_op(cls: str, op: str) -> str:
     )
 
 
+def ta001_kwargs(cls: str, kwarg: str) -> str:
+    """TA001 at `kwargs.get("training")` in a `call` without a named `training` (Keras 3)."""
+    return (
+        f"`{cls}` reads `training` from `**{kwarg}`, but Keras 3 passes `training` only to a "
+        f"`call` that names it, so this is always None; add `training=None` to `call`"
+    )
+
+
 def ta002(cls: str, callee: str, layer: str) -> str:
     """TA002 at a call of a mode-dependent sublayer that does not pass `training`."""
     return (
