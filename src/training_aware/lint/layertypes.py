@@ -88,10 +88,7 @@ class Typer:
         env = scan_locals(func.body, {}, self)
         ty = Ty()
         for node in _returns(func.body):
-            if node.value is None:
-                ty = ty.union(NONE)
-            else:
-                ty = ty.union(self.type_of(node.value, env))
+            ty = ty.union(NONE if node.value is None else self.type_of(node.value, env))
         if not ty.items:
             ty = UNKNOWN
         self._returns[name] = ty
