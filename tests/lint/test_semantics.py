@@ -482,3 +482,46 @@ def test_ta005_model_whose_default_changes_nothing_mode_dependent():
     # `training` is a flow direction in RealNVP (no mode-dependent sublayer, and nothing runs
     # after a model); the classifier's BatchNorm updates its statistics on a bare `model(x)`.
     assert codes(source) == [("TA005", 20)]
+
+
+def test_functional_models_are_typed_from_their_graph():
+    source = """
+        import keras
+        import tensorflow as tf
+
+        inputs = keras.Input((4,))
+        hidden = keras.layers.Dense(8, activation="relu")(inputs)
+        dense_only = keras.Model(inputs, keras.layers.Dense(1)(hidden))
+
+        x = keras.layers.Dropout(0.5)(hidden)
+        with_dropout = keras.Model(inputs=inputs, outputs=keras.layers.Dense(1)(x))
+
+        def step(data):
+            with tf.GradientTape() as tape:
+                a = dense_only(data)
+                b = with_dropout(data)
+            tape.gradient(a + b, dense_only.trainable_variables + with_dropout.trainable_variables)
+    """
+    # a Functional model of Dense layers has nothing mode-dependent; one with Dropout does
+    assert codes(source) == [("TA006", 15)]
+
+
+def test_functional_model_from_a_factory_is_mode_dependent_for_its_callers():
+    source = """
+        import keras
+
+        def mlp(units):
+            inputs = keras.Input((units,))
+            x = keras.layers.Dense(units)(inputs)
+            x = keras.layers.Dropout(0.1)(x)
+            return keras.Model(inputs, keras.ops.relu(x))
+
+        class Head(keras.layers.Layer):
+            def __init__(self):
+                super().__init__()
+                self.mlp = mlp(4)
+
+            def call(self, x, training=None):
+                return self.mlp(x)
+    """
+    assert codes(source) == [("TA002", 16)]
