@@ -14,7 +14,6 @@ import ast
 import enum
 from dataclasses import dataclass
 
-
 TENSOR = "<tensor>"  # a symbolic tensor of a Functional graph (its kind: what built it)
 
 
