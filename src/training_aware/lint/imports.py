@@ -93,7 +93,8 @@ class ImportMap:
                 raw.extend(alias.name for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 raw.append(node.module)
-                raw.extend(f"{node.module}.{alias.name}" for alias in node.names)
+                if node.module.startswith("tensorflow"):  # `from tensorflow import keras`
+                    raw.extend(f"{node.module}.{alias.name}" for alias in node.names)
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     if alias.asname is not None:
