@@ -384,18 +384,16 @@ class _Progress:
         self.done = 0
 
     def print(self, text: str) -> None:
-        if self.shown:  # clear the bar's line, print, redraw the bar below
+        running = self.shown and self.done < self.bar.target
+        if running:  # clear the bar's line, print, redraw the bar below
             sys.stdout.write("\r\x1b[2K")
         print(text, flush=True)
-        if self.shown and self.done < self.bar.target:
+        if running:
             self.bar.update(self.done)
 
     def advance(self) -> None:
         self.done += 1
-        self.bar.update(self.done)
-        if self.shown and self.done >= self.bar.target:
-            sys.stdout.write("\r\x1b[2K")
-            sys.stdout.flush()
+        self.bar.update(self.done)  # the last update leaves the finished bar and a new line
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -431,13 +429,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     for _, run_case in table:
         case_rows = run_case()
         rows += case_rows
-        progress.advance()
         progress.print(
             "\n".join(
                 _format((row[0] if i == 0 else "", *row[1:]), widths)
                 for i, row in enumerate(case_rows)
             )
         )
+        progress.advance()
     bugs_plain = sum(r[4].startswith("BUG") for r in rows)
     bugs_lib = sum(r[5].startswith("BUG") for r in rows)
     progress.print(
@@ -449,8 +447,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     width = max(len(name) for name, _ in audits)
     for name, run_audit in audits:
         plain, library = run_audit()
-        progress.advance()
         progress.print(f"  {name.ljust(width)}  plain Keras: {plain:<14} training-aware: {library}")
+        progress.advance()
     progress.print("")
     if args.quick:
         progress.print("That was F1 only; `training-aware demo` runs every case.")
