@@ -14,6 +14,8 @@ import sys
 import time
 from collections.abc import Sequence
 
+from training_aware._quiet import quiet_stderr
+
 
 def _process_age() -> float:
     """Seconds since this process started (Linux: from /proc; elsewhere 0: from this import)."""
@@ -73,8 +75,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"training-aware: unknown command {args[0]!r}\n{_help()}", file=sys.stderr)
         return 2
     module = importlib.import_module(entry[0])
+    # `lint` imports no Keras; the others may import TensorFlow at any point of their run.
+    show_logs = args[0] == "lint" or "--tf-logs" in args[1:]
     try:
-        code: int = module.main(args[1:])
+        with quiet_stderr(show_logs):
+            code: int = module.main(args[1:])
     except ModuleNotFoundError as error:
         if error.name not in ("keras", "tensorflow", "jax", "torch"):
             raise
