@@ -183,3 +183,15 @@ def test_pre_commit_snippets_name_the_project_and_a_tag_of_its_version(page: str
     assert lint["language"] == "python" and "additional_dependencies" not in lint
     assert lint["entry"] == "training-aware lint"
     assert PROJECT["scripts"]["training-aware"] == "training_aware.cli:main"
+
+
+def test_readme_says_what_facts_is_before_citing_it() -> None:
+    text = " ".join((ROOT / "README.md").read_text().split())
+    introduced = text.find("[FACTS][facts], the project's table of what plain Keras 3.15")
+    assert introduced != -1
+    first_mention = text.find("FACTS")
+    assert first_mention == introduced + 1, text[first_mention - 80 : first_mention + 80]
+    citations = [m.start() for m in re.finditer(r"\bF\d{1,2}\b", text)]
+    assert all(c > introduced for c in citations), "an F-row is cited before FACTS is introduced"
+    assert "seed" not in text.lower()
+    assert "the classic `BadModel` / `GoodModel` / `ComplexModel` examples" in text

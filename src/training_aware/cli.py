@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import textwrap
 import time
 from collections.abc import Sequence
 
@@ -40,7 +41,11 @@ def elapsed() -> float:
 
 
 _COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("training_aware.demo", "show what plain Keras does with `training`, and the fix"),
+    "demo": (
+        "training_aware.demo",
+        "the classic BadModel / GoodModel / ComplexModel examples and the FACTS rows: what plain "
+        "Keras does with `training`, next to training-aware (--quick: F1 only)",
+    ),
     "lint": ("training_aware.lint.runner", "statically check Python files (no Keras import)"),
     "audit": ("training_aware.audit_cli", "build a model from MODULE:FACTORY and audit its modes"),
 }
@@ -50,7 +55,10 @@ USAGE = "usage: training-aware {demo,lint,audit} [options]   (training-aware COM
 
 def _help() -> str:
     lines = [USAGE, "", "commands:"]
-    lines += [f"  {name:<7}{summary}" for name, (_, summary) in _COMMANDS.items()]
+    for name, (_, summary) in _COMMANDS.items():
+        lines += textwrap.wrap(
+            summary, width=96, initial_indent=f"  {name:<7}", subsequent_indent=" " * 9
+        )
     lines += [
         "",
         "TensorFlow's start-up log lines are hidden; `--tf-logs` (demo, audit) or",
