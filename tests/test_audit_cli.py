@@ -212,3 +212,17 @@ def test_usage_errors_answer_before_keras_is_imported(
         if best < 1.0:
             break
     assert best < 1.0, f"a usage error took {best:.2f} s"
+
+
+def test_a_module_that_fails_to_import_is_located_by_its_own_traceback_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "ta_broken_at_import.py"
+    broken.write_text("import keras\n\nSIZE = 1 / 0\n\n\ndef build():\n    return None\n")
+    assert main([f"{broken}:build"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0] == (
+        f"training-aware audit: error: importing '{broken}' failed: "
+        "ZeroDivisionError: division by zero"
+    )
+    assert err[1:] == [f'  File "{broken}", line 3, in <module>']
