@@ -266,8 +266,9 @@ def _f5_rows(x: Any) -> list[Row]:
     from training_aware import mc_predict
 
     model = _scoped_cases()[0][1](True)
-    sampled = _record(model, lambda: [model(x, training=True) for _ in range(3)])
-    mc = _record(model, lambda: mc_predict(model, x, samples=3, verbose=0))
+    with isolated_tracing_stats():
+        sampled = _record(model, lambda: [model(x, training=True) for _ in range(3)])
+        mc = _record(model, lambda: mc_predict(model, x, samples=3, verbose=0))
     return [
         (F5, "MC samples", kind, want, _mark(sampled[kind], want), _mark(mc[kind], want))
         for kind, want in (("BatchNorm", "infer"), ("Dropout", "train"))
