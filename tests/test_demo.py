@@ -141,10 +141,20 @@ def test_full_demo_shows_plain_keras_bugs_and_none_with_the_library() -> None:
     out = result.stdout
     assert not NOISE.findall(result.stderr), result.stderr
     assert "━" not in out, "no progress bar when stdout is not a terminal"
-    audited = ("GoodModel (forwards training)", "ComplexModel (hand-written loop)", "F1 BadModel")
-    for case in (*audited, "F2", "F3", "F13", "F9", "F4", "F10"):
+    cases = (
+        "GoodModel (forwards training)",
+        "ComplexModel (hand-written loop)",
+        "F1 BadModel: call(self, x)",
+        "F2 call(x, training=False), not forwarded",
+        "F3 drop(x, training=True) then bn(x)",
+        "F13 backbone(x, training=False) then head",
+        "F9 layer defaulting to training=True first",
+        "F4 Dropout()(x, training=True), then BN",
+        "F10 base(x, training=False), fine-tuned",
+    )
+    for case in cases:
         assert out.count(case) == 2, f"{case}: a row group in the table and an audit line"
-    assert out.count("F5 Monte Carlo") == 1, "F5: a row group in the table"
+    assert out.count("F5 Monte Carlo samples (mc_predict)") == 1, "F5: a row group in the table"
     assert "seed" not in out.lower()
     summary = [line for line in out.splitlines() if "wrong modes on plain Keras" in line]
     assert summary, out
