@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from training_aware import _calltap
+from training_aware import _calltap, _retracing
 from training_aware._compiled import fresh_steps
 from training_aware._intent import (
     CALL_FALSE,
@@ -158,6 +158,7 @@ def audit(model: Any, x: Any, y: Any = None, *, batch_size: int | None = None) -
     changed: dict[str, set[int]] = {}
     handles = [_calltap.add(e.layer, _record, innermost=True) for e in judged]
     token = _RECORDING.set(recording)
+    tracing = _retracing.isolate()  # its fresh traces are not the user's retracing (issue 12)
     try:
         with restoring(model) as variables:
             start = values(variables)
@@ -200,6 +201,7 @@ def audit(model: Any, x: Any, y: Any = None, *, batch_size: int | None = None) -
             run(CALL_FALSE, lambda: model(xb, training=False))
             run(CALL_NONE, lambda: model(xb))
     finally:
+        _retracing.restore(tracing)
         _RECORDING.reset(token)
         for handle in reversed(handles):
             _calltap.remove(handle)
