@@ -117,9 +117,7 @@ def blocks(path: Path) -> list[list[Block]]:
         found: list[Block] = []
         for fence in fences:
             before = [
-                (kind, region)
-                for kind, region in directives
-                if _adjacent(text, region, fence)
+                (kind, region) for kind, region in directives if _adjacent(text, region, fence)
             ]
             info = str(fence.lexemes["info"]).strip()
             if info != "python":
@@ -250,7 +248,8 @@ def test_the_convention_is_enforced(tmp_path: Path) -> None:
         chains(page)
     page.write_text(
         "```python\nx = 1\n```\n````markdown\n<!-- continue -->\n```python\ny\n```\n````\n"
-        "<!-- continue -->\n```python\nassert x == 1\n```\n```python\nassert 'x' not in dir()\n```\n"
+        "<!-- continue -->\n```python\nassert x == 1\n```\n"
+        "```python\nassert 'x' not in dir()\n```\n"
     )
     found = chains(page)
     assert [len(chain.blocks) for chain in found] == [2, 1]  # the nested block is shown only
