@@ -1,4 +1,4 @@
-"""The audit report in the docs is the one `audit` gives today (scripts/generate_audit_report.py)."""
+"""The audit report in the docs is what `audit` gives today (scripts/generate_audit_report.py)."""
 
 from __future__ import annotations
 
