@@ -5,7 +5,8 @@ The rules the blocks follow are written in docs/CONTRIBUTING-docs.md:
 - a fenced block whose info string is exactly ``python`` runs, in a fresh namespace;
 - ``<!-- continue -->`` just before a fence runs that block in the namespace the previous block of
   the same page (or docstring) left behind;
-- ``<!-- skip: next "reason" -->`` just before a fence keeps that block from running.
+- ``<!-- skip: next "reason" -->`` just before a fence keeps that block from running;
+- ``<!-- slow -->`` just before a block marks its chain's test ``slow`` (more than ~5 s).
 
 Sybil lexes the fences and the directives and evaluates each block (its ``PythonEvaluator`` keeps
 the page's line numbers in tracebacks); this module groups the blocks into chains (a block and the
@@ -36,6 +37,7 @@ FENCES = RawFencedCodeBlockLexer(
 )
 CONTINUE = DirectiveInHTMLCommentLexer("continue", arguments="")
 SKIP = DirectiveInHTMLCommentLexer("skip")
+SLOW = DirectiveInHTMLCommentLexer("slow", arguments="")
 EVALUATE = PythonEvaluator()
 
 
@@ -53,6 +55,7 @@ class Block:
     example: Example
     skip_reason: str | None = None
     continues: bool = False
+    slow: bool = False
 
     @property
     def where(self) -> str:
@@ -66,6 +69,10 @@ class Chain:
     @property
     def where(self) -> str:
         return self.blocks[0].where
+
+    @property
+    def slow(self) -> bool:
+        return any(block.slow for block in self.blocks)
 
 
 def _rel(path: Path | str) -> str:
@@ -110,7 +117,7 @@ def blocks(path: Path) -> list[list[Block]]:
         fences = [f for f in fences if f not in nested]
         directives = [
             (kind, region)
-            for kind, lexer in (("continue", CONTINUE), ("skip", SKIP))
+            for kind, lexer in (("continue", CONTINUE), ("skip", SKIP), ("slow", SLOW))
             for region in lexer(part)
             if not any(f.start <= region.start < f.end for f in fences)  # shown, not meant
         ]
@@ -135,6 +142,8 @@ def blocks(path: Path) -> list[list[Block]]:
             for kind, directive in before:
                 if kind == "continue":
                     block.continues = True
+                elif kind == "slow":
+                    block.slow = True
                 else:
                     match = SKIP_ARGUMENTS_PATTERN.match(str(directive.lexemes["arguments"]))
                     if match is None or match.group(1) != "next" or not match.group(2):
@@ -206,7 +215,13 @@ def collect() -> tuple[list[Chain], list[str]]:
 ALL_CHAINS, CONVENTION_ERRORS = collect()
 
 
-@pytest.mark.parametrize("chain", ALL_CHAINS, ids=[chain.where for chain in ALL_CHAINS])
+@pytest.mark.parametrize(
+    "chain",
+    [
+        pytest.param(chain, id=chain.where, marks=[pytest.mark.slow] if chain.slow else [])
+        for chain in ALL_CHAINS
+    ],
+)
 def test_example_runs(chain: Chain) -> None:
     run(chain)
 
@@ -222,6 +237,18 @@ def test_every_documentation_source_has_runnable_examples() -> None:
     assert "README.md" in where
     for page in ("index", "getting-started", "facts", "recipes", "CONTRIBUTING-docs"):
         assert f"docs/{page}.md" in where, f"docs/{page}.md lost its examples"
+
+
+@pytest.mark.backend_independent
+def test_the_recipes_page_has_every_recipe() -> None:
+    text = (ROOT / "docs" / "recipes.md").read_text(encoding="utf-8")
+    for heading in (
+        "## Monte Carlo dropout",
+        "## Fine-tuning with BatchNorm frozen",
+        "## Migrating from `learning_phase`",
+        "## Auditing a model in a test suite",
+    ):
+        assert heading in text
 
 
 @pytest.mark.backend_independent
