@@ -103,9 +103,7 @@ def reference_problems(page: Path) -> list[str]:
     for match in REPO_PATH.finditer(text):
         reference = match.group(1).split("::")[0].rstrip(".")
         if not any(ROOT.glob(reference)) and not (ROOT / reference).exists():
-            problems.append(
-                f"{where}:{line_of(text, match.start())}: {reference!r} does not exist"
-            )
+            problems.append(f"{where}:{line_of(text, match.start())}: {reference!r} does not exist")
     for match in BARE_FILE.finditer(text):
         name = match.group(1)
         if not ((page.parent / name).exists() or (ROOT / name).exists()):
@@ -149,3 +147,32 @@ def test_the_checks_catch_what_they_are_for(tmp_path: Path) -> None:
     assert "'FACTS.md'" in references and "'research/keras-internals.md'" in references
     assert "test_docs_links" not in references and "mypkg" not in references
     assert "research/x.md" not in references
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(ROOT)) for p in PAGES])
+def test_no_in_house_names(page: Path) -> None:
+    # Readers never heard of "the seed": the classic BadModel/GoodModel/ComplexModel examples.
+    text = prose(page.read_text(encoding="utf-8"))
+    found = re.findall(
+        r"\bthe seed's\b|\bthe seed (?:article|example)|\bseed (?:Bad|Good|Complex)", text, re.I
+    )
+    assert not found, f"{page.name}: say 'the classic BadModel/GoodModel/ComplexModel examples'"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(ROOT)) for p in PAGES])
+def test_facts_is_introduced_before_it_is_cited(page: Path) -> None:
+    # "FACTS F3" means nothing to a reader who has not seen the table: the paragraph of the first
+    # mention links to it (docs/facts.md defines it).
+    if page == DOCS / "facts.md" or page.parent.name == "snippets":  # snippets: see their page
+        return
+    text = prose(page.read_text(encoding="utf-8"))
+    first = re.search(r"\bFACTS\b", text)
+    if first is None:
+        return
+    start = text.rfind("\n\n", 0, first.start())
+    end = text.find("\n\n", first.start())
+    paragraph = text[start : end if end >= 0 else len(text)]
+    assert "facts.md" in paragraph, (
+        f"{page.relative_to(ROOT)}:{line_of(text, first.start())}: the first mention of FACTS "
+        "should link to facts.md (the table of what plain Keras does)"
+    )
