@@ -115,6 +115,13 @@ def blocks(path: Path) -> list[list[Block]]:
             if outer is not inner and outer.start < inner.start and inner.end <= outer.end
         ]
         fences = [f for f in fences if f not in nested]
+        for prompt in re.finditer(r"^[ \t]*>>> ", text, re.M):
+            if not any(f.start <= prompt.start() < f.end for f in fences):
+                line = full.count("\n", 0, offset + prompt.start()) + 1
+                raise ConventionError(
+                    f"{_rel(path)}:{line}: a `>>>` example outside a ```python block never runs; "
+                    f"write it as a ```python block with asserts; see {CONVENTION}"
+                )
         directives = [
             (kind, region)
             for kind, lexer in (("continue", CONTINUE), ("skip", SKIP), ("slow", SLOW))
@@ -282,6 +289,9 @@ def test_the_convention_is_enforced(tmp_path: Path) -> None:
     assert [len(chain.blocks) for chain in found] == [2, 1]  # the nested block is shown only
     for chain in found:
         run(chain)
+    page.write_text("Example:\n\n    >>> 1 + 1\n    2\n")
+    with pytest.raises(ConventionError, match="outside a ```python block"):
+        chains(page)
     page.write_text("```python\nx = 1\n```\n```python\nprint(x)\n```\n")
     with pytest.raises(NameError):
         run(chains(page)[1])  # a fresh namespace per block
