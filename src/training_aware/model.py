@@ -244,9 +244,7 @@ class TrainingAwareModel(_TrainingAwareMixin, keras.Model):  # type: ignore[misc
     meant, on TensorFlow and JAX; explicit values passed to a child stay in that child's subtree.
     See `TrainingAwareLayer` for the `training_check` class argument.
 
-    Args:
-        *args: as for `keras.Model` (a subclass passes its own constructor arguments).
-        **kwargs: as for `keras.Model` (`name`, `dtype`, ...).
+    Construct it as `keras.Model` (a subclass passes its own constructor arguments).
 
     Call arguments:
         training: `None`, a bool, or a scalar boolean tensor; `fit` passes `True`, `predict` and
