@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[1]
 pytest.importorskip("mkdocs", reason="the [docs] extra is not installed")
 pytest.importorskip("mkdocstrings", reason="the [docs] extra is not installed")
 
-pytestmark = pytest.mark.backend_independent
+# A build takes 2-7 s (mkdocstrings reads src/): out of the quick loop; CI runs them.
+pytestmark = [pytest.mark.backend_independent, pytest.mark.slow]
 
 
 def build(root: Path, site: Path) -> subprocess.CompletedProcess[str]:
