@@ -6,7 +6,8 @@ The rules the blocks follow are written in docs/CONTRIBUTING-docs.md:
 - ``<!-- continue -->`` just before a fence runs that block in the namespace the previous block of
   the same page (or docstring) left behind;
 - ``<!-- skip: next "reason" -->`` just before a fence keeps that block from running;
-- ``<!-- slow -->`` just before a block marks its chain's test ``slow`` (more than ~5 s).
+- ``<!-- slow -->`` just before a block marks its chain's test ``slow`` (more than ~5 s);
+- ``<!-- backend: jax -->`` just before a chain's first block runs it on that backend only.
 
 Sybil lexes the fences and the directives and evaluates each block (its ``PythonEvaluator`` keeps
 the page's line numbers in tracebacks); this module groups the blocks into chains (a block and the
@@ -38,6 +39,8 @@ FENCES = RawFencedCodeBlockLexer(
 CONTINUE = DirectiveInHTMLCommentLexer("continue", arguments="")
 SKIP = DirectiveInHTMLCommentLexer("skip")
 SLOW = DirectiveInHTMLCommentLexer("slow", arguments="")
+BACKEND = DirectiveInHTMLCommentLexer("backend")
+BACKENDS = ("tensorflow", "jax", "torch", "numpy", "openvino")
 EVALUATE = PythonEvaluator()
 
 
@@ -56,6 +59,7 @@ class Block:
     skip_reason: str | None = None
     continues: bool = False
     slow: bool = False
+    backends: tuple[str, ...] = ()
 
     @property
     def where(self) -> str:
@@ -73,6 +77,10 @@ class Chain:
     @property
     def slow(self) -> bool:
         return any(block.slow for block in self.blocks)
+
+    @property
+    def backends(self) -> tuple[str, ...]:
+        return self.blocks[0].backends
 
 
 def _rel(path: Path | str) -> str:
@@ -124,7 +132,12 @@ def blocks(path: Path) -> list[list[Block]]:
                 )
         directives = [
             (kind, region)
-            for kind, lexer in (("continue", CONTINUE), ("skip", SKIP), ("slow", SLOW))
+            for kind, lexer in (
+                ("continue", CONTINUE),
+                ("skip", SKIP),
+                ("slow", SLOW),
+                ("backend", BACKEND),
+            )
             for region in lexer(part)
             if not any(f.start <= region.start < f.end for f in fences)  # shown, not meant
         ]
@@ -151,6 +164,14 @@ def blocks(path: Path) -> list[list[Block]]:
                     block.continues = True
                 elif kind == "slow":
                     block.slow = True
+                elif kind == "backend":
+                    names = tuple(re.split(r"[\s,]+", str(directive.lexemes["arguments"]).strip()))
+                    if not names or not set(names) <= set(BACKENDS):
+                        raise ConventionError(
+                            f"{block.where}: write `<!-- backend: jax -->` (one or more of "
+                            f"{', '.join(BACKENDS)}); see {CONVENTION}"
+                        )
+                    block.backends = names
                 else:
                     match = SKIP_ARGUMENTS_PATTERN.match(str(directive.lexemes["arguments"]))
                     if match is None or match.group(1) != "next" or not match.group(2):
@@ -230,6 +251,11 @@ ALL_CHAINS, CONVENTION_ERRORS = collect()
     ],
 )
 def test_example_runs(chain: Chain) -> None:
+    import keras
+
+    backend = keras.backend.backend()
+    if chain.backends and backend not in chain.backends:
+        pytest.skip(f"a {'/'.join(chain.backends)} example (marked on the page); this is {backend}")
     run(chain)
 
 
@@ -289,6 +315,11 @@ def test_the_convention_is_enforced(tmp_path: Path) -> None:
     assert [len(chain.blocks) for chain in found] == [2, 1]  # the nested block is shown only
     for chain in found:
         run(chain)
+    page.write_text("<!-- backend: tensorflow, jax -->\n```python\nx = 1\n```\n")
+    assert chains(page)[0].backends == ("tensorflow", "jax")
+    page.write_text("<!-- backend: theano -->\n```python\nx = 1\n```\n")
+    with pytest.raises(ConventionError, match="one or more of"):
+        chains(page)
     page.write_text("Example:\n\n    >>> 1 + 1\n    2\n")
     with pytest.raises(ConventionError, match="outside a ```python block"):
         chains(page)
