@@ -129,9 +129,23 @@ def audit(model: Any, x: Any, y: Any = None, *, batch_size: int | None = None) -
     Example:
 
     ```python
-    report = audit(model, x, y)
-    print(report)
-    report.raise_for_problems()
+    import keras
+    import numpy as np
+    from training_aware import audit
+
+    class BadModel(keras.Model):               # the classic BadModel (FACTS F1)
+        def __init__(self):
+            super().__init__()
+            self.batch_norm = keras.layers.BatchNormalization()
+            self.dropout = keras.layers.Dropout(0.5)
+
+        def call(self, inputs):                # no `training` parameter
+            return self.dropout(self.batch_norm(inputs))
+
+    x = np.random.default_rng(0).normal(size=(8, 3)).astype("float32")
+    report = audit(BadModel(), x)
+    print(report)                              # the table, and each problem with its fix
+    assert [p.entry_point for p in report.problems] == ["fit", "fit"]
     ```
     """
     import keras

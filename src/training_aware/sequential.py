@@ -72,6 +72,10 @@ class TrainingSequential(keras.Model):  # type: ignore[misc]
     Example:
 
     ```python
+    import keras
+    import numpy as np
+    from training_aware import TrainingSequential
+
     model = TrainingSequential([
         keras.layers.Dense(8),
         keras.layers.BatchNormalization(),
