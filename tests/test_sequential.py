@@ -179,6 +179,7 @@ def test_fit_trains_and_predict_evaluate_infer() -> None:
     )
     model.compile(optimizer="sgd", loss="mse")
     model.build((None, 5))
+    probe.seen.clear()  # building traces each child once for shapes, as keras.Sequential does
     before = bn_stats(model)
     model.predict(X, verbose=0)
     model.evaluate(X, Y, verbose=0)
@@ -293,14 +294,16 @@ def test_keras_input_first_builds_like_sequential_and_summary_lists_layers() -> 
         model.summary()
     text = out.getvalue()
     assert "d (Dense)" in text and "bn (BatchNormalization)" in text and "Total params: 30" in text
-    with pytest.raises(ValueError, match="can only come first"):
+    with pytest.raises(ValueError, match="already been configured to use input shape"):
         model.add(keras.Input((5,)))
+    with pytest.raises(ValueError, match="can only come first"):
+        TrainingSequential([keras.layers.Dense(2), keras.Input((5,))])
 
 
 def test_build_without_children_and_duplicate_names_fail_clearly() -> None:
-    with pytest.raises(ValueError, match="has no children"):
+    with pytest.raises(ValueError, match="cannot be built because it has no layers"):
         TrainingSequential().build((None, 3))
-    with pytest.raises(ValueError, match="already the name of another child"):
+    with pytest.raises(ValueError, match="should have unique names.*already the name of a layer"):
         TrainingSequential([keras.layers.Dense(2, name="a"), keras.layers.Dense(2, name="a")])
 
 
@@ -311,6 +314,7 @@ def test_non_callable_child_is_a_type_error_naming_index_type_and_value() -> Non
     with pytest.raises(InvalidChildError, match=r"child 1 is 42 \(of type builtins.int\)") as e:
         TrainingSequential([keras.layers.Dense(2), 42])
     assert isinstance(e.value, TypeError) and isinstance(e.value, TrainingFlagError)
+    assert isinstance(e.value, ValueError)  # what keras.Sequential.add raises
     with pytest.raises(InvalidChildError, match=r"child 0 is the class Dense.*Fix: instantiate"):
         TrainingSequential([keras.layers.Dense])
     model = TrainingSequential()
