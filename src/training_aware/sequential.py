@@ -425,12 +425,12 @@ class TrainingSequential(keras.Model):  # type: ignore[misc]
     @property
     def inputs(self) -> list[Any]:
         """The graph's input tensors (a list), once the input shape is known."""
-        return list(self._graph("inputs").inputs)
+        return self._graph("inputs").inputs  # type: ignore[no-any-return]
 
     @property
     def outputs(self) -> list[Any]:
         """The graph's output tensors (a list), once the input shape is known."""
-        return list(self._graph("outputs").outputs)
+        return self._graph("outputs").outputs  # type: ignore[no-any-return]
 
     @property
     def input_shape(self) -> Any:
