@@ -206,11 +206,9 @@ class TrainingSequential(keras.Model):  # type: ignore[misc]
             and getattr(layer, "_input_shape_arg", None) is not None
         ):
             self._untracked("_input_layer", InputLayer(shape=layer._input_shape_arg))
-        origin = getattr(layer, "_keras_history", None)
-        if isinstance(layer, keras.KerasTensor) and isinstance(
-            getattr(origin, "operation", None), InputLayer
-        ):
-            layer = origin.operation  # `keras.Input(...)`: it sets the input shape
+        origin: Any = getattr(getattr(layer, "_keras_history", None), "operation", None)
+        if isinstance(layer, keras.KerasTensor) and isinstance(origin, InputLayer):
+            layer = origin  # `keras.Input(...)`: it sets the input shape
         if isinstance(layer, InputLayer):
             if self._input_layer is not None:
                 raise TrainingConfigError(
