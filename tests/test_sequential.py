@@ -892,3 +892,16 @@ def test_a_fresh_process_reloads_after_a_bare_import_and_the_linter_imports_no_k
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().endswith("0 []"), done.stdout
+
+
+def test_a_child_that_requires_training_builds_and_gets_the_mode() -> None:
+    class Strict(keras.layers.Layer):
+        def call(self, x: Any, training: Any) -> Any:
+            return x * 2.0 if training else x
+
+    model = TrainingSequential([keras.Input((5,)), Strict(), L.Dense(2)])  # keras.Sequential raises
+    assert model.output_shape == (None, 2)
+    strict, dense = model.layers
+    np.testing.assert_allclose(np_(strict(X, training=True)), 2 * X)
+    np.testing.assert_allclose(np_(model(X, training=True)), np_(dense(2 * X)), rtol=1e-6)
+    np.testing.assert_allclose(np_(model(X)), np_(dense(X)), rtol=1e-6)

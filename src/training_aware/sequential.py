@@ -377,7 +377,7 @@ class TrainingSequential(keras.Model):  # type: ignore[misc]
             for child, passes in self._plan:
                 node = self._node(child, passes)
                 try:
-                    x = node(x)
+                    x = node(x) if not _requires_training(node) else node(x, training=False)
                 except NotImplementedError:
                     # A child without shape inference: no graph; the first call builds the rest.
                     return
@@ -636,6 +636,12 @@ def _adjust_rank(inputs: Any, reference: tuple[int, Any]) -> Any:
     if len(shape) == rank + 1 and shape[-1] == 1:
         return keras.ops.squeeze(inputs, -1)
     return inputs
+
+
+def _requires_training(layer: Any) -> bool:
+    """A `call` whose `training` has no default: keras.Sequential cannot call it, this model can."""
+    parameter = inspect.signature(layer.call).parameters.get("training")
+    return parameter is not None and parameter.default is parameter.empty
 
 
 def _explain_call_signature(layer: Any, error: TypeError) -> None:
