@@ -7,6 +7,8 @@ purpose are listed below, each with its reason, and reported as skipped with tha
 
 from __future__ import annotations
 
+import inspect
+
 import keras
 import pytest
 
@@ -47,6 +49,20 @@ EXCLUDED: dict[str, str] = {
     ),
 }
 
+# saving_lib_test.py is brought in for its Sequential cases only: the rest tests Keras' saving of
+# other classes (and takes minutes: EfficientNet sharding), so it is deselected.
+_SEQUENTIAL_ONLY = "saving_lib_test.py"
+
+
+def _is_sequential_case(item: pytest.Item) -> bool:
+    if "sequential" in item.name.lower():
+        return True
+    try:
+        source = inspect.getsource(item.obj)  # type: ignore[attr-defined]
+    except (AttributeError, OSError, TypeError):
+        return False
+    return "TrainingSequential" in source or "_sequential" in source
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
@@ -56,9 +72,21 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    dropped = [
+        item
+        for item in items
+        if item.path.name == _SEQUENTIAL_ONLY
+        and "keras_conformance" in str(item.path)
+        and not _is_sequential_case(item)
+    ]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if item not in dropped]
     for item in items:
         if "keras_conformance" not in str(item.path):
             continue
+        if item.path.name == _SEQUENTIAL_ONLY:
+            item.add_marker(pytest.mark.slow)  # about 1 s a case: real fit/save/load
         for spec in KERAS_WARNING_FILTERS:
             item.add_marker(pytest.mark.filterwarnings(spec))
         key = f"{item.path.name}::{item.nodeid.split('::', 1)[1]}"
