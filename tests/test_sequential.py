@@ -905,3 +905,14 @@ def test_a_child_that_requires_training_builds_and_gets_the_mode() -> None:
     np.testing.assert_allclose(np_(strict(X, training=True)), 2 * X)
     np.testing.assert_allclose(np_(model(X, training=True)), np_(dense(2 * X)), rtol=1e-6)
     np.testing.assert_allclose(np_(model(X)), np_(dense(X)), rtol=1e-6)
+
+
+def test_clone_model_recursive_works_alone_and_from_an_enclosing_keras_model() -> None:
+    inner = TrainingSequential([keras.Input((5,)), L.Dense(3), L.BatchNormalization()])
+    clone = keras.models.clone_model(inner, recursive=True)
+    assert type(clone) is TrainingSequential and clone.layers[0] is not inner.layers[0]
+    outer = keras.Sequential([keras.Input((5,)), inner, L.Dense(2)])
+    copy = keras.models.clone_model(outer, recursive=True)
+    assert type(copy.layers[0]) is TrainingSequential and copy.layers[0] is not inner
+    copy.set_weights(outer.get_weights())
+    np.testing.assert_allclose(np_(copy(X)), np_(outer(X)), rtol=1e-6)
