@@ -157,11 +157,13 @@ class TrainingValueError(TrainingFlagError, TypeError):
     """
 
 
-class InvalidChildError(TrainingFlagError, TypeError):
+class InvalidChildError(TrainingFlagError, TypeError, ValueError):
     """A container or wrapper was given a child it cannot run.
 
     Raised at construction (or `add`) by `TrainingSequential` for a child that is not callable or
     is a class instead of an instance, and by `PinnedMode` for anything that is not a Keras layer.
+
+    Also a `ValueError`, which is what `keras.Sequential.add` raises for a non-layer.
 
     Example:
 
