@@ -1,0 +1,293 @@
+"""The repair of each fixable rule, planned on a libcst tree from the linter's findings.
+
+A finding gives a position (line, column) and a code; the planner finds the node the linter
+pointed at (a call, a parameter default, the name `training`) and records one edit:
+
+- TA002: `training=training` on the sublayer call;
+- TA005: the `training=True` default of `call` becomes `training=None`;
+- TA001: `training=None` added to `call` and `training=training` to every flagged sublayer
+  call in it; or, in the base-class style, `keras.Model` replaced by `TrainingAwareModel`
+  (imported from `training_aware`), which hands the mode to every descendant itself;
+- TA006: `training=True` on the model call made while gradients are computed.
+
+Every finding the planner cannot tie to exactly one node, or whose repair needs a decision
+(a raw dropout op that must be gated on `training`, a `# noqa` kept inside the `call` to fix, a
+name `training` that already means something else) is left alone, with the reason.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import libcst as cst
+from libcst.helpers import get_full_name_for_node
+from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider, ScopeProvider
+
+from training_aware.lint.cst_edit import add_keyword, add_parameter, char_column
+from training_aware.lint.rules import Finding
+
+FixStyle = Literal["forward", "base-class"]
+FIXABLE: frozenset[str] = frozenset({"TA001", "TA002", "TA005", "TA006"})
+AWARE_MODEL = "TrainingAwareModel"
+
+
+@dataclass
+class Plan:
+    """The edits for one module, keyed by the `id` of the original node they change."""
+
+    keywords: dict[int, tuple[str, str]] = field(default_factory=dict)
+    parameters: dict[int, tuple[str, str]] = field(default_factory=dict)
+    defaults: dict[int, str] = field(default_factory=dict)
+    bases: dict[int, str] = field(default_factory=dict)
+    import_aware: bool = False
+    applied: list[Finding] = field(default_factory=list)
+    skipped: list[tuple[Finding, str]] = field(default_factory=list)
+
+
+def _passes_training(call: cst.Call) -> bool:
+    return any(
+        a.star == "**" or (a.keyword is not None and a.keyword.value == "training")
+        for a in call.args
+    )
+
+
+def _callee(message: str) -> str | None:
+    """The callee the message names: the text between "calls `" and the next backtick."""
+    start = message.find("calls `")
+    if start < 0:
+        return None
+    start += len("calls `")
+    end = message.find("`", start)
+    return message[start:end] if end > start else None
+
+
+def _same_expr(a: str, b: str) -> bool:
+    try:
+        return ast.dump(ast.parse(a.strip(), mode="eval")) == ast.dump(
+            ast.parse(b.strip(), mode="eval")
+        )
+    except (SyntaxError, ValueError, RecursionError):
+        return False
+
+
+class Planner:
+    """Turns the findings of one module into a `Plan`."""
+
+    def __init__(self, module: cst.Module, text: str, style: FixStyle) -> None:
+        self.wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+        self.module = module
+        self.style = style
+        self.lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        self.parents = self.wrapper.resolve(ParentNodeProvider)
+        self.at: dict[tuple[int, int], list[cst.CSTNode]] = {}
+        for node, pos in self.wrapper.resolve(PositionProvider).items():
+            self.at.setdefault((pos.start.line, pos.start.column), []).append(node)
+        self.plan = Plan()
+        self._scopes: object | None = None
+
+    def nodes(self, finding: Finding) -> list[cst.CSTNode]:
+        line = self.lines[finding.line - 1] if 0 < finding.line <= len(self.lines) else ""
+        return self.at.get((finding.line, char_column(line, finding.col)), [])
+
+    def enclosing_call(self, node: cst.CSTNode) -> tuple[cst.FunctionDef, cst.ClassDef] | None:
+        """The method `call` around `node` and its class (through nested functions)."""
+        current: cst.CSTNode | None = node
+        while current is not None:
+            parent = self.parents.get(current)
+            if isinstance(current, cst.FunctionDef) and current.name.value == "call":
+                block = parent
+                owner = self.parents.get(block) if block is not None else None
+                if isinstance(owner, cst.ClassDef):
+                    return current, owner
+            current = parent
+        return None
+
+    def code(self, node: cst.CSTNode) -> str:
+        return self.module.code_for_node(node)
+
+    def run(self, findings: Iterable[Finding], suppressed_ta001: set[int]) -> Plan:
+        groups: dict[int, list[Finding]] = {}
+        owners: dict[int, tuple[cst.FunctionDef, cst.ClassDef]] = {}
+        for finding in findings:
+            if finding.code == "TA005":
+                self.ta005(finding)
+            elif finding.code in ("TA002", "TA006"):
+                self.add_to_call(finding, "True" if finding.code == "TA006" else "training")
+            elif finding.code == "TA001":
+                nodes = self.nodes(finding)
+                found = self.enclosing_call(nodes[0]) if nodes else None
+                if found is None:
+                    self.plan.skipped.append((finding, "no `call` method found at the finding"))
+                    continue
+                groups.setdefault(id(found[0]), []).append(finding)
+                owners[id(found[0])] = found
+        for key, group in groups.items():
+            self.ta001(owners[key][0], owners[key][1], group, suppressed_ta001)
+        return self.plan
+
+    def ta005(self, finding: Finding) -> None:
+        for node in self.nodes(finding):
+            param = self.parents.get(node)
+            if (
+                isinstance(param, cst.Param)
+                and param.default is node
+                and param.name.value == "training"
+                and isinstance(node, cst.Name)
+                and node.value == "True"
+            ):
+                self.plan.defaults[id(param)] = "None"
+                self.plan.applied.append(finding)
+                return
+        self.plan.skipped.append((finding, "no `training=True` default at the finding"))
+
+    def call_at(self, finding: Finding) -> cst.Call | None:
+        """The one call the finding points at that does not pass `training` yet."""
+        calls = [
+            n for n in self.nodes(finding) if isinstance(n, cst.Call) and not _passes_training(n)
+        ]
+        if len(calls) > 1:
+            callee = _callee(finding.message)
+            if callee is not None:
+                calls = [c for c in calls if _same_expr(self.code(c.func), callee)]
+        return calls[0] if len(calls) == 1 else None
+
+    def add_to_call(self, finding: Finding, value: str) -> None:
+        call = self.call_at(finding)
+        if call is None or id(call) in self.plan.keywords:
+            self.plan.skipped.append((finding, "no single call without `training` there"))
+            return
+        if value == "training":
+            found = self.enclosing_call(call)
+            if found is None or "training" not in _param_names(found[0]):
+                self.plan.skipped.append((finding, "the enclosing `call` has no `training`"))
+                return
+        self.plan.keywords[id(call)] = ("training", value)
+        self.plan.applied.append(finding)
+
+    def ta001(
+        self,
+        func: cst.FunctionDef,
+        cls: cst.ClassDef,
+        group: list[Finding],
+        suppressed: set[int],
+    ) -> None:
+        """Add `training` to one `call` (and forward it), or switch its class's base."""
+        sublayer_calls: list[cst.Call] = []
+        reason = None
+        if "training" in _param_names(func, star=True):
+            reason = "`call` already has a `*training`/`**training` parameter"
+        pos = self.wrapper.resolve(PositionProvider)[func]
+        if any(pos.start.line <= line <= pos.end.line for line in suppressed):
+            reason = "a `# noqa: TA001` in this `call` keeps a call without `training`"
+        for finding in group:
+            nodes = self.nodes(finding)
+            call = self.call_at(finding)
+            if call is not None and " but calls `" in finding.message:
+                sublayer_calls.append(call)
+            elif not any(isinstance(n, cst.Name) and n.value == "training" for n in nodes):
+                reason = "a mode-dependent op must be gated on `training` by hand"
+        if reason is None and self.training_is_bound(func):
+            reason = "the name `training` already means something in this `call`"
+        if reason is not None:
+            self.plan.skipped.extend((f, reason) for f in group)
+            return
+        base = _model_base(cls) if self.style == "base-class" else None
+        if base is not None and len(sublayer_calls) == len(group):
+            self.plan.bases[id(base)] = AWARE_MODEL
+            self.plan.import_aware = True
+        else:
+            self.plan.parameters[id(func)] = ("training", "None")
+            for call in sublayer_calls:
+                self.plan.keywords[id(call)] = ("training", "training")
+        self.plan.applied.extend(group)
+
+    def training_is_bound(self, func: cst.FunctionDef) -> bool:
+        """Is the name `training` assigned in `call` or in a scope around it? A new parameter
+        would then change what it means."""
+        scopes = self.wrapper.resolve(ScopeProvider)
+        statements = getattr(func.body, "body", ())
+        scope = scopes.get(statements[0]) if statements else None
+        return scope is not None and bool(scope["training"])
+
+
+def _param_names(func: cst.FunctionDef, star: bool = False) -> set[str]:
+    params = func.params
+    names = {p.name.value for p in (*params.posonly_params, *params.params, *params.kwonly_params)}
+    if star:
+        for extra in (params.star_arg, params.star_kwarg):
+            if isinstance(extra, cst.Param):
+                names.add(extra.name.value)
+    return names
+
+
+def _model_base(cls: cst.ClassDef) -> cst.Arg | None:
+    """The base `keras.Model` / `tf.keras.Model` / `Model` of a class, if it has one."""
+    for arg in cls.bases:
+        name = get_full_name_for_node(arg.value) if arg.keyword is None else None
+        if name is not None and name.rsplit(".", 1)[-1] == "Model":
+            return arg
+    return None
+
+
+class Apply(cst.CSTTransformer):
+    """Apply a `Plan` to the tree it was made on."""
+
+    def __init__(self, plan: Plan) -> None:
+        super().__init__()
+        self.plan = plan
+
+    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.Call:
+        edit = self.plan.keywords.get(id(original_node))
+        return updated_node if edit is None else add_keyword(updated_node, *edit)
+
+    def leave_Param(self, original_node: cst.Param, updated_node: cst.Param) -> cst.Param:
+        value = self.plan.defaults.get(id(original_node))
+        return updated_node if value is None else updated_node.with_changes(default=cst.Name(value))
+
+    def leave_FunctionDef(
+        self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef
+    ) -> cst.FunctionDef:
+        edit = self.plan.parameters.get(id(original_node))
+        return updated_node if edit is None else add_parameter(updated_node, *edit)
+
+    def leave_Arg(self, original_node: cst.Arg, updated_node: cst.Arg) -> cst.Arg:
+        name = self.plan.bases.get(id(original_node))
+        return updated_node if name is None else updated_node.with_changes(value=cst.Name(name))
+
+    def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
+        if not self.plan.import_aware or _imports_aware(updated_node):
+            return updated_node
+        statement = cst.parse_statement(f"from training_aware import {AWARE_MODEL}\n")
+        body = list(updated_node.body)
+        body.insert(_import_position(body), statement)
+        return updated_node.with_changes(body=body)
+
+
+def _imports_aware(module: cst.Module) -> bool:
+    """Is `TrainingAwareModel` already imported by that name at the top of the module?"""
+    for stmt in module.body:
+        for small in stmt.body if isinstance(stmt, cst.SimpleStatementLine) else ():
+            if isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
+                module_name = get_full_name_for_node(small.module) if small.module else None
+                if module_name == "training_aware" and any(
+                    a.evaluated_name == AWARE_MODEL and a.asname is None for a in small.names
+                ):
+                    return True
+    return False
+
+
+def _import_position(body: Sequence[cst.BaseStatement]) -> int:
+    """After the module's leading docstring and imports."""
+    position = 0
+    for index, stmt in enumerate(body):
+        small = stmt.body if isinstance(stmt, cst.SimpleStatementLine) else ()
+        if small and all(isinstance(s, cst.Import | cst.ImportFrom) for s in small):
+            position = index + 1
+        elif index == 0 and small and isinstance(small[0], cst.Expr):
+            position = 1  # the docstring
+        else:
+            break
+    return position
