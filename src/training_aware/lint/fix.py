@@ -29,7 +29,6 @@ import os
 import tempfile
 import tokenize
 import warnings
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from io import BytesIO
@@ -42,6 +41,7 @@ from training_aware.lint.noqa import suppressed
 from training_aware.lint.rules import Finding
 
 Wants = Callable[[str], bool]
+_ROUNDS = 8  # repairs that make a layer mode-dependent reach its callers, one level a round
 
 
 @dataclass(frozen=True)
@@ -96,25 +96,38 @@ def fix_source(
         A `FileFix`; `fixed` is `source` itself when nothing could be repaired.
     """
     findings = [f for f in lint_source(source, path) if wants(f.code)]
-    todo = [f for f in findings if f.code in FIXABLE]
     unchanged = FileFix(path, source, source, remaining=tuple(findings))
-    if not todo:
-        return unchanged
-    try:
-        module = cst.parse_module(source)
-    except (cst.ParserSyntaxError, RecursionError, ValueError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return _untouched(unchanged, f"libcst cannot parse it ({reason})")
-    planner = Planner(module, source, style)
-    plan = planner.run(todo, _suppressed_ta001(source) if _has(todo, "TA001") else set())
-    skipped = tuple(plan.skipped)
-    if not plan.applied:
-        return FileFix(path, source, source, remaining=tuple(findings), skipped=skipped)
-    fixed = module.visit(Apply(plan)).code
-    problem = _verify(fixed, path, findings, plan.applied, wants)
-    if isinstance(problem, str):
-        return _untouched(unchanged, problem)
-    return FileFix(path, source, fixed, tuple(plan.applied), tuple(problem), skipped)
+    text, applied = source, []
+    skipped: tuple[tuple[Finding, str], ...] = ()
+    for _ in range(_ROUNDS):
+        todo = [f for f in findings if f.code in FIXABLE]
+        if not todo:
+            skipped = ()
+            break
+        try:
+            module = cst.parse_module(text)
+        except (cst.ParserSyntaxError, RecursionError, ValueError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            return _untouched(unchanged, f"libcst cannot parse it ({reason})")
+        planner = Planner(module, text, style)
+        plan = planner.run(todo, _suppressed_ta001(text) if _has(todo, "TA001") else set())
+        skipped = tuple(plan.skipped)
+        if not plan.applied:
+            break
+        text = module.visit(Apply(plan)).code
+        error = _compiles(text, path)
+        if error is not None:
+            return _untouched(unchanged, error)
+        applied.extend(plan.applied)
+        # A repaired layer now uses `training`, so its own callers may newly need it (TA002):
+        # repeat until nothing fixable is left.
+        findings = [f for f in lint_source(text, path) if wants(f.code)]
+    else:
+        return _untouched(unchanged, f"the repairs did not settle after {_ROUNDS} rounds")
+    left = sum(1 for f in findings if f.code in FIXABLE)
+    if left != len(skipped):
+        return _untouched(unchanged, "the repaired text would still report a fixed rule")
+    return FileFix(path, source, text, tuple(applied), tuple(findings), skipped)
 
 
 def _has(findings: list[Finding], code: str) -> bool:
@@ -140,22 +153,15 @@ def _suppressed_ta001(source: str) -> set[int]:
     }
 
 
-def _verify(
-    fixed: str, path: str, before: list[Finding], applied: list[Finding], wants: Wants
-) -> list[Finding] | str:
-    """The findings of the repaired text, or why it must not be written."""
+def _compiles(text: str, path: str) -> str | None:
+    """None when the repaired text compiles, else why (a fixer bug: the file is kept)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            compile(fixed, path, "exec", dont_inherit=True)
-    except (SyntaxError, ValueError) as exc:  # pragma: no cover - a fixer bug, kept safe
+            compile(text, path, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:
         return f"the repaired text would not compile ({exc}); please report this"
-    after = [f for f in lint_source(fixed, path) if wants(f.code)]
-    expected = Counter(f.code for f in before) - Counter(f.code for f in applied)
-    for code, count in Counter(f.code for f in after if f.code in FIXABLE).items():
-        if count > expected[code]:
-            return f"the repaired text would still report {code}; please report this"
-    return after
+    return None
 
 
 def _encoding(data: bytes) -> tuple[str, bool]:
