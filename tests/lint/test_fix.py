@@ -14,7 +14,7 @@ from training_aware.lint import lint_source
 from training_aware.lint.fix import fix_source
 from training_aware.lint.runner import main
 
-from .helpers import CASES
+from .helpers import BIN, CASES
 
 FIXED_RULES = {"TA001", "TA002", "TA005", "TA006"}
 
@@ -416,6 +416,39 @@ def test_only_files_under_the_given_paths_change(tmp_path: Path) -> None:
     assert (tmp_path / "sibling.py").read_text() == BAD_FILE
     assert (inside / "link.py").is_symlink()
     assert "training=training" in (inside / "own.py").read_text()
+
+
+@pytest.mark.backend_independent
+def test_pre_commit_fix_hook_repairs_the_file_and_fails_the_commit(tmp_path: Path) -> None:
+    import subprocess
+
+    import yaml
+
+    hooks = yaml.safe_load((CASES.parents[1] / ".pre-commit-hooks.yaml").read_text())
+    hook = next(h for h in hooks if h["id"] == "training-aware-fix")
+    assert (hook["language"], hook["types"]) == ("python", ["python"])
+    program, *args = hook["entry"].split()
+    path = tmp_path / "m.py"
+    path.write_text(BAD_FILE)
+    command = [str(BIN / program), *args, str(path)]
+    first = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert first.returncode == 0 and "fixed 1 finding(s) in 1 file(s)" in first.stdout
+    assert path.read_text() != BAD_FILE  # pre-commit fails a hook that modified a file
+    second = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert second.returncode == 0 and "fixed 0 finding(s)" in second.stdout
+
+
+@pytest.mark.backend_independent
+def test_flake8_plugin_stays_report_only(tmp_path: Path) -> None:
+    import subprocess
+
+    path = tmp_path / "m.py"
+    path.write_text(BAD_FILE)
+    proc = subprocess.run(
+        [str(BIN / "flake8"), "--select", "TA", str(path)], capture_output=True, text=True
+    )
+    assert proc.returncode == 1 and " TA002 " in proc.stdout
+    assert path.read_text() == BAD_FILE
 
 
 @pytest.mark.backend_independent
