@@ -553,3 +553,68 @@ def test_fixed_custom_loop_trains_with_dropout_on() -> None:
     tf.random.set_seed(0)
     update = step_update(fixed_text)
     assert not np.allclose(update, update.flat[0])  # Dropout zeroed some units: it ran
+
+
+@pytest.mark.backend_independent
+def test_nested_classes_and_indented_regions_are_edited_in_place() -> None:
+    # Only the class around a finding is handed to libcst; a class defined inside another
+    # one's method is part of the outer region, and a class inside a test method is indented.
+    source = """\
+        import keras
+
+
+        class Suite:
+            def test_inner(self):
+                class Outer(keras.layers.Layer):
+                    def __init__(self):
+                        super().__init__()
+                        self.drop = keras.layers.Dropout(0.5)
+
+                    def call(self, x, training=None):
+                        class Inner(keras.layers.Layer):
+                            def __init__(self):
+                                super().__init__()
+                                self.norm = keras.layers.BatchNormalization()
+
+                            def call(self, y, training=True):
+                                return self.norm(y)
+
+                        return self.drop(x)
+
+                return Outer
+        """
+    text = fixed(source)
+    assert "def call(self, y, training=None):" in text
+    assert "return self.norm(y, training=training)" in text
+    assert "return self.drop(x, training=training)" in text
+    assert text.count("\n") == textwrap.dedent(source).count("\n")
+
+
+BODY = """
+class M(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.drop = keras.layers.Dropout(0.5)
+
+    def call(self, x):
+        return self.drop(x)
+"""
+NEW = "from training_aware import TrainingAwareModel\n"
+TRY = "try:\n    import keras\nexcept ImportError:\n    keras = None\n"
+
+
+@pytest.mark.backend_independent
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        ('"""Doc."""\nimport keras\n', '"""Doc."""\nimport keras\n' + NEW),
+        ('"""Doc."""\n' + TRY, '"""Doc."""\n' + NEW + TRY),
+        ("#!/usr/bin/env python\n# coding: utf-8\n" + TRY, "# coding: utf-8\n" + NEW + TRY),
+        ("import keras\nfrom training_aware import TrainingAwareModel\n", None),
+    ],
+)
+def test_base_class_import_goes_after_the_module_head(head: str, expected: str | None) -> None:
+    text = fixed(head + "\n" + BODY, style="base-class")
+    assert "class M(TrainingAwareModel):" in text
+    assert text.count("import TrainingAwareModel") == 1
+    assert (expected or head) in text

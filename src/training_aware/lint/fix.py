@@ -36,7 +36,7 @@ from io import BytesIO
 import libcst as cst
 
 from training_aware.lint.checker import check_tree, decode, lint_source
-from training_aware.lint.fixers import FIXABLE, Apply, FixStyle, Planner
+from training_aware.lint.fixers import FIXABLE, FixStyle, Planner
 from training_aware.lint.noqa import suppressed
 from training_aware.lint.rules import Finding
 
@@ -104,30 +104,42 @@ def fix_source(
         if not todo:
             skipped = ()
             break
+        tree = _parse(text)
+        planner = Planner(tree, text, style)
         try:
-            module = cst.parse_module(text)
+            plan = planner.run(
+                todo, _suppressed_ta001(tree, text) if _has(todo, "TA001") else set()
+            )
         except (cst.ParserSyntaxError, RecursionError, ValueError) as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             return _untouched(unchanged, f"libcst cannot parse it ({reason})")
-        planner = Planner(module, text, style)
-        plan = planner.run(todo, _suppressed_ta001(text) if _has(todo, "TA001") else set())
         skipped = tuple(plan.skipped)
         if not plan.applied:
             break
-        text = module.visit(Apply(plan)).code
-        error = _compiles(text, path)
-        if error is not None:
-            return _untouched(unchanged, error)
+        text = planner.apply()
         applied.extend(plan.applied)
         # A repaired layer now uses `training`, so its own callers may newly need it (TA002):
         # repeat until nothing fixable is left.
         findings = [f for f in lint_source(text, path) if wants(f.code)]
+        if any(f.code == "TA000" for f in findings):
+            return _untouched(unchanged, "the repaired text would not parse; please report this")
     else:
         return _untouched(unchanged, f"the repairs did not settle after {_ROUNDS} rounds")
+    if not applied:
+        return FileFix(path, source, source, remaining=tuple(findings), skipped=skipped)
+    error = _compiles(text, path)
+    if error is not None:
+        return _untouched(unchanged, error)
     left = sum(1 for f in findings if f.code in FIXABLE)
     if left != len(skipped):
         return _untouched(unchanged, "the repaired text would still report a fixed rule")
     return FileFix(path, source, text, tuple(applied), tuple(findings), skipped)
+
+
+def _parse(text: str) -> ast.Module:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ast.parse(text)
 
 
 def _has(findings: list[Finding], code: str) -> bool:
@@ -140,11 +152,8 @@ def _untouched(result: FileFix, reason: str) -> FileFix:
     )
 
 
-def _suppressed_ta001(source: str) -> set[int]:
+def _suppressed_ta001(tree: ast.Module, source: str) -> set[int]:
     """Lines whose TA001 the report does not show because of a `# noqa`."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        tree = ast.parse(source)
     lines = source.splitlines()
     return {
         line

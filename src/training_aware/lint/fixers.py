@@ -18,15 +18,16 @@ name `training` that already means something else) is left alone, with the reaso
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable, Sequence
+import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
 import libcst as cst
 from libcst.helpers import get_full_name_for_node
-from libcst.metadata import MetadataWrapper, ParentNodeProvider, PositionProvider, ScopeProvider
 
-from training_aware.lint.cst_edit import add_keyword, add_parameter, char_column
+from training_aware.lint.cst_edit import add_keyword, add_parameter
+from training_aware.lint.locate import Locator, Region, Scope, binds, split_lines
 from training_aware.lint.rules import Finding
 
 FixStyle = Literal["forward", "base-class"]
@@ -74,63 +75,74 @@ def _same_expr(a: str, b: str) -> bool:
 
 
 class Planner:
-    """Turns the findings of one module into a `Plan`."""
+    """Turns the findings of one module into a `Plan`, and applies it."""
 
-    def __init__(self, module: cst.Module, text: str, style: FixStyle) -> None:
-        self.wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-        self.module = module
+    def __init__(self, tree: ast.Module, text: str, style: FixStyle) -> None:
+        self.tree = tree
+        self.text = text
         self.style = style
-        self.lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-        self.parents = self.wrapper.resolve(ParentNodeProvider)
-        self.at: dict[tuple[int, int], list[cst.CSTNode]] = {}
-        for node, pos in self.wrapper.resolve(PositionProvider).items():
-            self.at.setdefault((pos.start.line, pos.start.column), []).append(node)
+        self.locator = Locator(tree, text)
         self.plan = Plan()
-        self._scopes: object | None = None
+        self.edited: dict[int, Region] = {}
 
-    def nodes(self, finding: Finding) -> list[cst.CSTNode]:
-        line = self.lines[finding.line - 1] if 0 < finding.line <= len(self.lines) else ""
-        return self.at.get((finding.line, char_column(line, finding.col)), [])
+    def nodes(self, finding: Finding) -> tuple[list[cst.CSTNode], Region]:
+        nodes, region = self.locator.nodes(finding.line, finding.col)
+        assert region is not None or not nodes
+        return nodes, region  # type: ignore[return-value]
 
-    def enclosing_call(self, node: cst.CSTNode) -> tuple[cst.FunctionDef, cst.ClassDef] | None:
+    def enclosing_call(
+        self, node: cst.CSTNode, region: Region
+    ) -> tuple[cst.FunctionDef, cst.ClassDef] | None:
         """The method `call` around `node` and its class (through nested functions)."""
         current: cst.CSTNode | None = node
         while current is not None:
-            parent = self.parents.get(current)
+            parent = region.parents.get(current)
             if isinstance(current, cst.FunctionDef) and current.name.value == "call":
-                block = parent
-                owner = self.parents.get(block) if block is not None else None
+                owner = region.parents.get(parent) if parent is not None else None
                 if isinstance(owner, cst.ClassDef):
                     return current, owner
             current = parent
         return None
 
-    def code(self, node: cst.CSTNode) -> str:
-        return self.module.code_for_node(node)
+    def mark(self, region: Region) -> None:
+        self.edited[id(region)] = region
+
+    def apply(self) -> str:
+        """The module's text with the plan applied."""
+        visitor = Apply(self.plan)
+        modules = {key: region.module.visit(visitor) for key, region in self.edited.items()}
+        text = self.locator.splice(modules)
+        return add_import(text) if self.plan.import_aware else text
+
+    def code(self, node: cst.CSTNode, region: Region) -> str:
+        return region.module.code_for_node(node)
 
     def run(self, findings: Iterable[Finding], suppressed_ta001: set[int]) -> Plan:
+        findings = list(findings)
+        self.locator.prepare(f.line for f in findings)
         groups: dict[int, list[Finding]] = {}
-        owners: dict[int, tuple[cst.FunctionDef, cst.ClassDef]] = {}
+        owners: dict[int, tuple[cst.FunctionDef, cst.ClassDef, Region]] = {}
         for finding in findings:
             if finding.code == "TA005":
                 self.ta005(finding)
             elif finding.code in ("TA002", "TA006"):
                 self.add_to_call(finding, "True" if finding.code == "TA006" else "training")
             elif finding.code == "TA001":
-                nodes = self.nodes(finding)
-                found = self.enclosing_call(nodes[0]) if nodes else None
+                nodes, region = self.nodes(finding)
+                found = self.enclosing_call(nodes[0], region) if nodes else None
                 if found is None:
                     self.plan.skipped.append((finding, "no `call` method found at the finding"))
                     continue
                 groups.setdefault(id(found[0]), []).append(finding)
-                owners[id(found[0])] = found
+                owners[id(found[0])] = (*found, region)
         for key, group in groups.items():
-            self.ta001(owners[key][0], owners[key][1], group, suppressed_ta001)
+            self.ta001(*owners[key], group, suppressed_ta001)
         return self.plan
 
     def ta005(self, finding: Finding) -> None:
-        for node in self.nodes(finding):
-            param = self.parents.get(node)
+        nodes, region = self.nodes(finding)
+        for node in nodes:
+            param = region.parents.get(node)
             if (
                 isinstance(param, cst.Param)
                 and param.default is node
@@ -139,38 +151,40 @@ class Planner:
                 and node.value == "True"
             ):
                 self.plan.defaults[id(param)] = "None"
+                self.mark(region)
                 self.plan.applied.append(finding)
                 return
         self.plan.skipped.append((finding, "no `training=True` default at the finding"))
 
-    def call_at(self, finding: Finding) -> cst.Call | None:
+    def call_at(self, finding: Finding) -> tuple[cst.Call | None, Region]:
         """The one call the finding points at that does not pass `training` yet."""
-        calls = [
-            n for n in self.nodes(finding) if isinstance(n, cst.Call) and not _passes_training(n)
-        ]
+        nodes, region = self.nodes(finding)
+        calls = [n for n in nodes if isinstance(n, cst.Call) and not _passes_training(n)]
         if len(calls) > 1:
             callee = _callee(finding.message)
             if callee is not None:
-                calls = [c for c in calls if _same_expr(self.code(c.func), callee)]
-        return calls[0] if len(calls) == 1 else None
+                calls = [c for c in calls if _same_expr(self.code(c.func, region), callee)]
+        return (calls[0] if len(calls) == 1 else None), region
 
     def add_to_call(self, finding: Finding, value: str) -> None:
-        call = self.call_at(finding)
+        call, region = self.call_at(finding)
         if call is None or id(call) in self.plan.keywords:
             self.plan.skipped.append((finding, "no single call without `training` there"))
             return
         if value == "training":
-            found = self.enclosing_call(call)
+            found = self.enclosing_call(call, region)
             if found is None or "training" not in _param_names(found[0]):
                 self.plan.skipped.append((finding, "the enclosing `call` has no `training`"))
                 return
         self.plan.keywords[id(call)] = ("training", value)
+        self.mark(region)
         self.plan.applied.append(finding)
 
     def ta001(
         self,
         func: cst.FunctionDef,
         cls: cst.ClassDef,
+        region: Region,
         group: list[Finding],
         suppressed: set[int],
     ) -> None:
@@ -179,17 +193,17 @@ class Planner:
         reason = None
         if "training" in _param_names(func, star=True):
             reason = "`call` already has a `*training`/`**training` parameter"
-        pos = self.wrapper.resolve(PositionProvider)[func]
-        if any(pos.start.line <= line <= pos.end.line for line in suppressed):
+        first, last = region.spans.get(id(func), (0, -1))
+        if any(first <= line <= last for line in suppressed):
             reason = "a `# noqa: TA001` in this `call` keeps a call without `training`"
         for finding in group:
-            nodes = self.nodes(finding)
-            call = self.call_at(finding)
+            nodes, _ = self.nodes(finding)
+            call, _ = self.call_at(finding)
             if call is not None and " but calls `" in finding.message:
                 sublayer_calls.append(call)
             elif not any(isinstance(n, cst.Name) and n.value == "training" for n in nodes):
                 reason = "a mode-dependent op must be gated on `training` by hand"
-        if reason is None and self.training_is_bound(func):
+        if reason is None and self.training_is_bound(region, first, last):
             reason = "the name `training` already means something in this `call`"
         if reason is not None:
             self.plan.skipped.extend((f, reason) for f in group)
@@ -198,19 +212,27 @@ class Planner:
         if base is not None and len(sublayer_calls) == len(group):
             self.plan.bases[id(base)] = AWARE_MODEL
             self.plan.import_aware = True
+            self.mark(region)
         else:
             self.plan.parameters[id(func)] = ("training", "None")
+            self.mark(region)
             for call in sublayer_calls:
                 self.plan.keywords[id(call)] = ("training", "training")
+                self.mark(region)
         self.plan.applied.extend(group)
 
-    def training_is_bound(self, func: cst.FunctionDef) -> bool:
-        """Is the name `training` assigned in `call` or in a scope around it? A new parameter
-        would then change what it means."""
-        scopes = self.wrapper.resolve(ScopeProvider)
-        statements = getattr(func.body, "body", ())
-        scope = scopes.get(statements[0]) if statements else None
-        return scope is not None and bool(scope["training"])
+    def training_is_bound(self, region: Region, first: int, last: int) -> bool:
+        """Is the name `training` assigned in `call` (lines `first`-`last`) or in a function or
+        module around it? A new parameter would then change what it means."""
+        scopes: list[Scope] = [s for s in region.chain if not isinstance(s, ast.ClassDef)]
+        for node in ast.walk(region.node):
+            if (
+                isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+                and node.name == "call"
+                and first <= node.lineno <= last
+            ):
+                scopes.append(node)
+        return any(binds(scope, "training") for scope in scopes)
 
 
 def _param_names(func: cst.FunctionDef, star: bool = False) -> set[str]:
@@ -257,37 +279,34 @@ class Apply(cst.CSTTransformer):
         name = self.plan.bases.get(id(original_node))
         return updated_node if name is None else updated_node.with_changes(value=cst.Name(name))
 
-    def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
-        if not self.plan.import_aware or _imports_aware(updated_node):
-            return updated_node
-        statement = cst.parse_statement(f"from training_aware import {AWARE_MODEL}\n")
-        body = list(updated_node.body)
-        body.insert(_import_position(body), statement)
-        return updated_node.with_changes(body=body)
 
-
-def _imports_aware(module: cst.Module) -> bool:
-    """Is `TrainingAwareModel` already imported by that name at the top of the module?"""
-    for stmt in module.body:
-        for small in stmt.body if isinstance(stmt, cst.SimpleStatementLine) else ():
-            if isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
-                module_name = get_full_name_for_node(small.module) if small.module else None
-                if module_name == "training_aware" and any(
-                    a.evaluated_name == AWARE_MODEL and a.asname is None for a in small.names
-                ):
-                    return True
-    return False
-
-
-def _import_position(body: Sequence[cst.BaseStatement]) -> int:
-    """After the module's leading docstring and imports."""
-    position = 0
-    for index, stmt in enumerate(body):
-        small = stmt.body if isinstance(stmt, cst.SimpleStatementLine) else ()
-        if small and all(isinstance(s, cst.Import | cst.ImportFrom) for s in small):
-            position = index + 1
-        elif index == 0 and small and isinstance(small[0], cst.Expr):
-            position = 1  # the docstring
+def add_import(text: str) -> str:
+    """`from training_aware import TrainingAwareModel` on its own line after the module's
+    leading imports (after its docstring, else after its opening comments), unless the module
+    imports it already. The position comes from `ast`; the line goes between two statements."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tree = ast.parse(text)
+    after = 0  # the 1-based line the new one follows (0: the first line)
+    for index, stmt in enumerate(tree.body):
+        if (
+            isinstance(stmt, ast.ImportFrom)
+            and stmt.module == "training_aware"
+            and any(a.name == AWARE_MODEL and a.asname is None for a in stmt.names)
+        ):
+            return text
+        if isinstance(stmt, ast.Import | ast.ImportFrom):
+            after = stmt.end_lineno or stmt.lineno
+        elif index == 0 and isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+            after = stmt.end_lineno or stmt.lineno  # the docstring
         else:
             break
-    return position
+    lines = split_lines(text)
+    if after == 0:  # no docstring, no import: after a shebang, a coding line, comments
+        while after < len(lines) and lines[after].lstrip().startswith("#"):
+            after += 1
+    newline = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
+    if after and not lines[after - 1].endswith("\n"):
+        lines[after - 1] += newline
+    lines.insert(after, f"from training_aware import {AWARE_MODEL}{newline}")
+    return "".join(lines)
