@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from training_aware.lint.rules import CODES
+from training_aware.lint.rules import CODES, OPT_IN
 
 _KEYS = frozenset({"select", "ignore", "exclude", "fix-style"})
 FIX_STYLES = ("forward", "base-class")
@@ -40,7 +40,10 @@ class Config:
     fix_style: str = "forward"
 
     def wants(self, code: str) -> bool:
-        """Is `code` reported? The longest matching prefix of select/ignore decides."""
+        """Is `code` reported? The longest matching prefix of select/ignore decides; an opt-in
+        rule (TA009) is reported only when `select` names its full code."""
+        if code in OPT_IN and code not in self.select:
+            return False
         best_select = max((len(p) for p in self.select if code.startswith(p)), default=-1)
         best_ignore = max((len(p) for p in self.ignore if code.startswith(p)), default=-1)
         return best_select >= 0 and best_select > best_ignore

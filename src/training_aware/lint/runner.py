@@ -17,11 +17,14 @@ from training_aware.lint import fix_command
 from training_aware.lint.checker import lint_source
 from training_aware.lint.config import Config, ConfigError, check_codes, load_config
 from training_aware.lint.files import discover, read_source
-from training_aware.lint.rules import RULES, Finding
+from training_aware.lint.rules import OPT_IN, RULES, Finding
 
 
 def _parser() -> argparse.ArgumentParser:
-    rules = "\n".join(f"  {code}  {rule.summary}" for code, rule in RULES.items())
+    rules = "\n".join(
+        f"  {code}  {rule.summary}{'' if rule.default else ' [off by default: --select ' + code + ']'}"
+        for code, rule in RULES.items()
+    )
     parser = argparse.ArgumentParser(
         prog="training-aware lint",
         description="Statically check Keras code for a lost `training` flag. Imports nothing "
@@ -57,7 +60,7 @@ def lint_paths(paths: Sequence[str], config: Config) -> list[Finding]:
         if source.data is None:
             found = [Finding(path, 1, 1, "TA000", source.error or "cannot read")]
         else:
-            found = lint_source(source.data, path)
+            found = lint_source(source.data, path, opt_in=OPT_IN)
         findings.extend(f for f in found if config.wants(f.code))
     return findings
 
