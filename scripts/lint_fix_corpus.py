@@ -109,6 +109,8 @@ def check_package(key: str, roots: list[Path]) -> dict[str, object]:
             check=False,
         )
     found = Counter(str(f["code"]) for f in before if f["code"] in FIXABLE)
+    line = summary.strip().splitlines()[-1] if summary.strip() else ""
+    fixed = int(line.split(" finding(s)")[0].rsplit(" ", 1)[-1]) if "finding(s)" in line else 0
     return {
         "package": key,
         "found": found,
@@ -118,7 +120,8 @@ def check_package(key: str, roots: list[Path]) -> dict[str, object]:
         "parse": parse,
         "compile": compiles,
         "second_run_diff": bool(second.stdout),
-        "summary": summary.strip().splitlines()[-1] if summary.strip() else "",
+        "fixed": fixed,
+        "summary": line,
     }
 
 
@@ -133,7 +136,7 @@ def main() -> int:
     for row in rows:
         found, left = row["found"], row["left"]
         assert isinstance(found, Counter) and isinstance(left, Counter)
-        fixed = found.total() - left.total()
+        fixed = row["fixed"]  # with the callers a repair made need `training` (2nd round)
         clean = left.total() == row["unsafe"]
         good = clean and row["parse"] == row["compile"] == row["changed"]
         good = good and not row["second_run_diff"]
@@ -145,6 +148,16 @@ def main() -> int:
             f"| {row['compile']} | {'yes' if clean else 'NO'} "
             f"| {'no change' if not row['second_run_diff'] else 'CHANGED'} |"
         )
+    total = Counter[str]()
+    for row in rows:
+        total.update(row["found"])  # type: ignore[arg-type]
+    fixed_total = sum(int(row["fixed"]) for row in rows)  # type: ignore[call-overload]
+    changed_total = sum(int(row["changed"]) for row in rows)  # type: ignore[call-overload]
+    print(
+        "| **all** | " + " | ".join(str(total[c]) for c in FIXABLE) + f" | {fixed_total} | "
+        f"{sum(row['left'].total() for row in rows)} | {changed_total} | | | "  # type: ignore[attr-defined]
+        f"{'yes' if ok else 'NO'} | |"
+    )
     for row in rows:
         print(f"<!-- {row['package']}: {row['summary']} -->", file=sys.stderr)
     return 0 if ok else 1
