@@ -383,7 +383,7 @@ def test_fix_reports_what_remains(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert all(" TA004 " in line for line in out[:-1]) and len(out) == 3
     assert out[-1] == (
         "fixed 2 finding(s) in 1 file(s) (TA002 2); 2 remain: 2 need a human decision "
-        "(TA003, TA004, TA007, TA008 are never rewritten)."
+        "(TA003, TA004, TA007, TA008, TA009 are never rewritten)."
     )
 
 

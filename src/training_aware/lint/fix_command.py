@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # libcst is imported only when fixing: the report stays fast 
     from training_aware.lint.fixers import FixStyle
 
 FIXABLE = ("TA001", "TA002", "TA005", "TA006")
-HUMAN = ("TA003", "TA004", "TA007", "TA008")
+HUMAN = ("TA003", "TA004", "TA007", "TA008", "TA009")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
