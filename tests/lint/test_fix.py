@@ -618,3 +618,26 @@ def test_base_class_import_goes_after_the_module_head(head: str, expected: str |
     assert "class M(TrainingAwareModel):" in text
     assert text.count("import TrainingAwareModel") == 1
     assert (expected or head) in text
+
+
+@pytest.mark.backend_independent
+def test_typed_signatures_stay_typed() -> None:
+    text = fixed(
+        MODEL
+        + """\
+        def call(self, x: Any) -> Any:
+            return self.drop(x)
+    """
+    )
+    assert "def call(self, x: Any, training: bool | None = None) -> Any:" in text
+    text = fixed(
+        """\
+        from keras import layers
+
+
+        class Augment(layers.Layer):
+            def call(self, images: object, training: bool = True) -> object:
+                return images
+        """
+    )
+    assert "def call(self, images: object, training: bool | None = None) -> object:" in text

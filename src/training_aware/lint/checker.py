@@ -30,7 +30,9 @@ from training_aware.lint.sublayers import collect_attributes
 from training_aware.lint.values import Kind
 
 RawFinding = tuple[int, int, str, str]
-_TF_KERAS_TEXT = re.compile(r"\b(?:tf|tensorflow)\.keras\b")  # line (1-based), col (1-based), code, message
+_TF_KERAS_TEXT = re.compile(
+    r"\b(?:tf|tensorflow)\.keras\b"
+)  # line (1-based), col (1-based), code, message
 
 
 def iter_classes(body: list[ast.stmt]) -> Iterator[ast.ClassDef]:

@@ -26,9 +26,24 @@ def keyword(name: str, value: str) -> cst.Arg:
     return cst.Arg(value=cst.parse_expression(value), keyword=cst.Name(name), equal=_EQUAL)
 
 
-def default_param(name: str, value: str) -> cst.Param:
-    """The parameter `name=value`."""
-    return cst.Param(name=cst.Name(name), default=cst.parse_expression(value), equal=_EQUAL)
+def default_param(name: str, value: str, annotation: str | None = None) -> cst.Param:
+    """The parameter `name=value`, or `name: annotation = value` (PEP 8's spacing)."""
+    if annotation is None:
+        return cst.Param(name=cst.Name(name), default=cst.parse_expression(value), equal=_EQUAL)
+    return cst.Param(
+        name=cst.Name(name),
+        annotation=cst.Annotation(cst.parse_expression(annotation)),
+        default=cst.parse_expression(value),
+        equal=cst.AssignEqual(whitespace_before=_SPACE, whitespace_after=_SPACE),
+    )
+
+
+def annotated(func: cst.FunctionDef) -> bool:
+    """Are the parameters of `func` (but a leading `self`/`cls`) annotated?"""
+    params = func.params
+    every = [*params.posonly_params, *params.params, *params.kwonly_params]
+    rest = every[1:] if every and every[0].name.value in ("self", "cls") else every
+    return bool(rest) and all(p.annotation is not None for p in rest)
 
 
 def _after(element: cst.CSTNode) -> cst.BaseParenthesizableWhitespace:
@@ -105,14 +120,16 @@ def add_keyword(call: cst.Call, name: str, value: str) -> cst.Call:
     return call.with_changes(args=args)
 
 
-def add_parameter(func: cst.FunctionDef, name: str, value: str) -> cst.FunctionDef:
+def add_parameter(
+    func: cst.FunctionDef, name: str, value: str, annotation: str | None = None
+) -> cst.FunctionDef:
     """`func` with the parameter `name=value` added where a keyword parameter belongs.
 
     After the last ordinary parameter when the signature has no `*`/`*args` (so before a
     `**kwargs`), else after the last keyword-only parameter.
     """
     params = func.params
-    new = default_param(name, value)
+    new = default_param(name, value, annotation)
     opening = func.whitespace_before_params
     star = params.star_arg
     if isinstance(star, cst.Param | cst.ParamStar):

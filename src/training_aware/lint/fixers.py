@@ -26,7 +26,7 @@ from typing import Literal
 import libcst as cst
 from libcst.helpers import get_full_name_for_node
 
-from training_aware.lint.cst_edit import add_keyword, add_parameter
+from training_aware.lint.cst_edit import add_keyword, add_parameter, annotated
 from training_aware.lint.locate import Locator, Region, Scope, binds, split_lines
 from training_aware.lint.rules import Finding
 
@@ -40,8 +40,8 @@ class Plan:
     """The edits for one module, keyed by the `id` of the original node they change."""
 
     keywords: dict[int, tuple[str, str]] = field(default_factory=dict)
-    parameters: dict[int, tuple[str, str]] = field(default_factory=dict)
-    defaults: dict[int, str] = field(default_factory=dict)
+    parameters: dict[int, tuple[str, str, str | None]] = field(default_factory=dict)
+    defaults: dict[int, str] = field(default_factory=dict)  # `training: bool = True` too
     bases: dict[int, str] = field(default_factory=dict)
     import_aware: bool = False
     applied: list[Finding] = field(default_factory=list)
@@ -214,7 +214,8 @@ class Planner:
             self.plan.import_aware = True
             self.mark(region)
         else:
-            self.plan.parameters[id(func)] = ("training", "None")
+            typed = "bool | None" if annotated(func) else None  # strict typing stays clean
+            self.plan.parameters[id(func)] = ("training", "None", typed)
             self.mark(region)
             for call in sublayer_calls:
                 self.plan.keywords[id(call)] = ("training", "training")
@@ -267,7 +268,21 @@ class Apply(cst.CSTTransformer):
 
     def leave_Param(self, original_node: cst.Param, updated_node: cst.Param) -> cst.Param:
         value = self.plan.defaults.get(id(original_node))
-        return updated_node if value is None else updated_node.with_changes(default=cst.Name(value))
+        if value is None:
+            return updated_node
+        updated_node = updated_node.with_changes(default=cst.Name(value))
+        hint = updated_node.annotation
+        if (
+            hint is not None
+            and isinstance(hint.annotation, cst.Name)
+            and hint.annotation.value == "bool"
+        ):
+            # `training: bool = True` -> `training: bool | None = None`, still a valid hint.
+            optional = cst.parse_expression("bool | None")
+            updated_node = updated_node.with_changes(
+                annotation=hint.with_changes(annotation=optional)
+            )
+        return updated_node
 
     def leave_FunctionDef(
         self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef

@@ -81,8 +81,10 @@ def keras_kind(name: str, call: ast.Call, typer: Typer, env: dict[str, Ty]) -> K
             elems = typer.type_of(layers, env).elems
             if elems is not None and elems.user() is not None:
                 return Kind.USES
-            if elems is not None and elems.items and all(
-                k in (Kind.IGNORES, Kind.NOTRAIN) for _, k in elems.items
+            if (
+                elems is not None
+                and elems.items
+                and all(k in (Kind.IGNORES, Kind.NOTRAIN) for _, k in elems.items)
             ):
                 return Kind.IGNORES  # every layer known, none uses `training`
         return Kind.MODEL

@@ -154,7 +154,9 @@ def check_gradients(tree: ast.Module, source: str, typer: Typer, report: Report)
                     kind = Kind.MODEL
             self_ty = Ty(frozenset({(owner.name, kind)}))
             methods = {
-                n.name: n for n in owner.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+                n.name: n
+                for n in owner.body
+                if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
             }
         for arg in (*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs):
             if arg.annotation is not None:
@@ -254,7 +256,10 @@ class _Region:
         self.frozen = frozen
 
     def check(
-        self, body: list[ast.stmt], trained: frozenset[str] | None, via: frozenset[str] = frozenset()
+        self,
+        body: list[ast.stmt],
+        trained: frozenset[str] | None,
+        via: frozenset[str] = frozenset(),
     ) -> None:
         """Report model calls without `training` in `body`. `trained`: whose variables get
         gradients (None: all of them, for `jax.grad` and `.backward()`)."""

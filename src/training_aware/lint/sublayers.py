@@ -63,7 +63,9 @@ def _collect_own(cls: ast.ClassDef, typer: Typer, attrs: dict[str, Ty]) -> None:
 def _assigns_a_parameter(method: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     params = {a.arg for a in (*method.args.posonlyargs, *method.args.args, *method.args.kwonlyargs)}
     return any(
-        isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Name) and stmt.value.id in params
+        isinstance(stmt, ast.Assign)
+        and isinstance(stmt.value, ast.Name)
+        and stmt.value.id in params
         for stmt in method.body
     )
 
