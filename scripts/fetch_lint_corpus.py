@@ -46,8 +46,11 @@ CORPUS: tuple[Package, ...] = (
     Package("tf-keras", "2.21.0", ("tf_keras",)),
     Package("tensorflow-recommenders", "0.7.7", ("tensorflow_recommenders",)),
     Package("keras-tuner", "1.4.8", ("keras_tuner",)),
-    Package("tensorflow-probability", "0.25.0", ("tensorflow_probability/python/layers",
-                                                 "tensorflow_probability/python/experimental/nn")),
+    Package(
+        "tensorflow-probability",
+        "0.25.0",
+        ("tensorflow_probability/python/layers", "tensorflow_probability/python/experimental/nn"),
+    ),
     Package("keras-cv", "0.9.0", ("keras_cv",)),
     Package("spektral", "1.3.1", ("spektral",)),
     Package("larq", "0.14.0", ("larq",)),
@@ -63,8 +66,11 @@ CORPUS: tuple[Package, ...] = (
     Package("keras-ocr", "0.9.3", ("keras_ocr",)),
     Package("vit-keras", "0.2.0", ("vit_keras",), sdist=True),
     Package("keras-efficient-kan", "0.1.10", ("keras_efficient_kan",)),
-    Package("transformers", "4.40.2", ("transformers/modeling_tf_utils.py",
-                                       "transformers/models/*/modeling_tf_*.py")),
+    Package(
+        "transformers",
+        "4.40.2",
+        ("transformers/modeling_tf_utils.py", "transformers/models/*/modeling_tf_*.py"),
+    ),
 )
 
 
@@ -102,7 +108,9 @@ def _unpack(archive: Path, dest: Path) -> None:
         return
     with tarfile.open(archive) as tf:
         members = [
-            m for m in tf.getmembers() if m.isfile() and m.name.endswith(".py") and ".." not in m.name
+            m
+            for m in tf.getmembers()
+            if m.isfile() and m.name.endswith(".py") and ".." not in m.name
         ]
         tf.extractall(dest, members=members, filter="data")
     # sdists unpack into `<name>-<version>/`: lift its contents one level up
@@ -120,13 +128,30 @@ def fetch(package: Package) -> Path:
     if dest.exists():
         shutil.rmtree(dest)
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--dest", tmp,
-               f"{package.name}=={package.version}"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--quiet",
+            "--dest",
+            tmp,
+            f"{package.name}=={package.version}",
+        ]
         if package.sdist:
             cmd[4:4] = ["--no-binary", ":all:"]
         else:
-            cmd[4:4] = ["--only-binary", ":all:", "--python-version", "3.12",
-                        "--platform", "any", "--implementation", "py"]
+            cmd[4:4] = [
+                "--only-binary",
+                ":all:",
+                "--python-version",
+                "3.12",
+                "--platform",
+                "any",
+                "--implementation",
+                "py",
+            ]
         subprocess.run(cmd, check=True)
         (archive,) = Path(tmp).iterdir()
         dest.mkdir(parents=True)

@@ -21,9 +21,7 @@ from training_aware.lint.runner import lint_paths
 from .helpers import REPO
 
 PAGE = (REPO / "docs" / "lint-precision.md").read_text()
-ROWS = re.findall(
-    r"^\| ([\w.-]+-[\d.]+/\S+:\d+:\d+) \| (TA\d{3}) \| ([^|]+) \|", PAGE, flags=re.M
-)
+ROWS = re.findall(r"^\| ([\w.-]+-[\d.]+/\S+:\d+:\d+) \| (TA\d{3}) \| ([^|]+) \|", PAGE, flags=re.M)
 
 
 def _fetcher():

@@ -426,3 +426,102 @@ def test_ta005_only_in_keras3_code():
     body = "class Aug({base}):\n    def call(self, x, training=True):\n        return x\n"
     assert codes("import keras\n" + body.format(base="keras.layers.Layer")) == [("TA005", 3)]
     assert codes("import tf_keras\n" + body.format(base="tf_keras.layers.Layer")) == []
+
+
+def test_ta006_each_tape_trains_what_its_own_gradient_call_names():
+    source = """
+        import keras
+        import tensorflow as tf
+
+        generator = keras.Sequential([keras.layers.Dense(4), keras.layers.BatchNormalization()])
+        discriminator = keras.Sequential([keras.layers.Dropout(0.3), keras.layers.Dense(1)])
+
+        def train_step(z, real):
+            with tf.GradientTape() as tape:
+                d_loss = discriminator(real, training=True)
+            grads = tape.gradient(d_loss, discriminator.trainable_weights)
+            with tf.GradientTape() as tape:
+                g_loss = discriminator(generator(z))
+            grads = tape.gradient(g_loss, generator.trainable_weights)
+
+        def tutorial_step(z, real):
+            with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
+                fake = generator(z)
+                real_out = discriminator(real, training=True)
+            gen_tape.gradient(fake, generator.trainable_variables)
+            disc_tape.gradient(real_out, discriminator.trainable_variables)
+    """
+    # In the second tape only the generator is trained: the discriminator judging its output in
+    # inference mode is not reported; the generator is. The tutorial's paired tapes train both.
+    assert codes(source) == [("TA006", 13), ("TA006", 18)]
+
+
+def test_ta005_model_whose_default_changes_nothing_mode_dependent():
+    source = """
+        import keras
+
+        class RealNVP(keras.Model):
+            def __init__(self):
+                super().__init__()
+                self.layers_list = [keras.layers.Dense(4) for _ in range(2)]
+
+            def call(self, x, training=True):
+                direction = -1 if training else 1
+                for layer in self.layers_list[::direction]:
+                    x = layer(x)
+                return x
+
+        class Classifier(keras.Model):
+            def __init__(self):
+                super().__init__()
+                self.norm = keras.layers.BatchNormalization()
+
+            def call(self, x, training=True):
+                return self.norm(x, training=training)
+    """
+    # `training` is a flow direction in RealNVP (no mode-dependent sublayer, and nothing runs
+    # after a model); the classifier's BatchNorm updates its statistics on a bare `model(x)`.
+    assert codes(source) == [("TA005", 20)]
+
+
+def test_functional_models_are_typed_from_their_graph():
+    source = """
+        import keras
+        import tensorflow as tf
+
+        inputs = keras.Input((4,))
+        hidden = keras.layers.Dense(8, activation="relu")(inputs)
+        dense_only = keras.Model(inputs, keras.layers.Dense(1)(hidden))
+
+        x = keras.layers.Dropout(0.5)(hidden)
+        with_dropout = keras.Model(inputs=inputs, outputs=keras.layers.Dense(1)(x))
+
+        def step(data):
+            with tf.GradientTape() as tape:
+                a = dense_only(data)
+                b = with_dropout(data)
+            tape.gradient(a + b, dense_only.trainable_variables + with_dropout.trainable_variables)
+    """
+    # a Functional model of Dense layers has nothing mode-dependent; one with Dropout does
+    assert codes(source) == [("TA006", 15)]
+
+
+def test_functional_model_from_a_factory_is_mode_dependent_for_its_callers():
+    source = """
+        import keras
+
+        def mlp(units):
+            inputs = keras.Input((units,))
+            x = keras.layers.Dense(units)(inputs)
+            x = keras.layers.Dropout(0.1)(x)
+            return keras.Model(inputs, keras.ops.relu(x))
+
+        class Head(keras.layers.Layer):
+            def __init__(self):
+                super().__init__()
+                self.mlp = mlp(4)
+
+            def call(self, x, training=None):
+                return self.mlp(x)
+    """
+    assert codes(source) == [("TA002", 16)]

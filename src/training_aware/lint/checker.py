@@ -98,7 +98,15 @@ def _check_class(cls: ast.ClassDef, typer: Typer, report: module_rules.Report) -
     default = training_default(call)
     if default is False and not layer_like:
         return
-    if isinstance(default, ast.Constant) and default.value is True and typer.flavour == KERAS3:
+    if (
+        isinstance(default, ast.Constant)
+        and default.value is True
+        and typer.flavour == KERAS3
+        and (not typer.is_model_like(cls.name) or typer.calls_mode_dependent_sublayer(cls, call))
+    ):
+        # A model is the outermost call: nothing runs after it, so its `True` default matters
+        # only to its own mode-dependent sublayers (`training` as a flow-direction switch in a
+        # normalizing flow changes nothing). A layer may sit before a BatchNorm anywhere.
         report(default, "TA005", rules.ta005(cls.name))
     methods = _methods(cls, typer) if own else {}
     train_step = methods.get("train_step")

@@ -69,6 +69,18 @@ def keras_kind(name: str, call: ast.Call, typer: Typer, env: dict[str, Ty]) -> K
     if name in IGNORES_TRAINING:
         return Kind.IGNORES
     if name in ("Model", "Functional"):
+        # a Functional model: what its `outputs` were built from, when the module shows it
+        outputs = call.args[1] if len(call.args) > 1 else None
+        for kw in call.keywords:
+            if kw.arg == "outputs":
+                outputs = kw.value
+        if outputs is not None:
+            ty = typer.type_of(outputs, env)
+            kind = (ty.elems or ty).tensor_kind()
+            if kind is Kind.USES:
+                return Kind.USES
+            if kind is Kind.IGNORES:
+                return Kind.IGNORES
         return Kind.MODEL
     if name == "Sequential":
         layers = call.args[0] if call.args else None

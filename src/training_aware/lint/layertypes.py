@@ -13,7 +13,18 @@ import re
 from training_aware._training_table import IGNORES_TRAINING, USES_TRAINING
 from training_aware.lint.imports import AWARE_BASES, ImportMap, keras_layer_name
 from training_aware.lint.keras_layers import MODEL_NAMES, keras_kind
-from training_aware.lint.values import NONE, UNKNOWN, Kind, Ty, container, expr_key, one
+from training_aware.lint.values import (
+    NONE,
+    TENSOR,
+    UNKNOWN,
+    Kind,
+    Ty,
+    container,
+    expr_key,
+    merge_tensors,
+    one,
+    tensor,
+)
 
 
 def call_params(func: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.arg]:
@@ -88,10 +99,7 @@ class Typer:
         env = scan_locals(func.body, {}, self)
         ty = Ty()
         for node in _returns(func.body):
-            if node.value is None:
-                ty = ty.union(NONE)
-            else:
-                ty = ty.union(self.type_of(node.value, env))
+            ty = ty.union(NONE if node.value is None else self.type_of(node.value, env))
         if not ty.items:
             ty = UNKNOWN
         self._returns[name] = ty
@@ -346,6 +354,41 @@ class Typer:
             return one(path.rsplit(".", 1)[-1], keras_kind(name, call, self, env or {}))
         return UNKNOWN
 
+    def _applied(self, call: ast.Call, env: dict[str, Ty]) -> Ty | None:
+        """The symbolic tensor a Functional-graph step builds, or None if `call` is not one:
+        `keras.Input(...)`; a layer applied to tensors (`layers.Dropout(0.1)(x)`, `dense(x)`
+        with `dense` a local layer); a Keras op or TensorFlow function on tensors."""
+        func = call.func
+        if isinstance(func, ast.Call):
+            layer = self.type_of_constructor(func, env)
+            if not layer.items or any(n == TENSOR for n, _ in layer.items):
+                return None
+            kinds = [k for _, k in layer.items]
+        elif isinstance(func, ast.Name) and func.id in env and func.id not in self.classes:
+            layer = env[func.id]
+            if layer.elems is not None or any(n == TENSOR for n, _ in layer.items):
+                return None
+            kinds = [k for _, k in layer.items]
+        elif isinstance(func, ast.Name | ast.Attribute):
+            path = self.imports.resolve(func)
+            if path is None:
+                return None
+            last = path.rsplit(".", 1)[-1]
+            if path.startswith("keras.") and last in ("Input", "input"):
+                return tensor(Kind.IGNORES)
+            if not (last[:1].islower() and path.startswith(("keras.", "tensorflow."))):
+                return None
+            args = [self.type_of(a, env) for a in (*call.args, *(k.value for k in call.keywords))]
+            found = [_tensor_kinds(a) for a in args]
+            kinds = [k for ks in found if ks is not None for k in ks]
+            return merge_tensors(kinds) if kinds else None
+        else:
+            return None
+        for arg in (*call.args, *(k.value for k in call.keywords if k.arg is None)):
+            inner = _tensor_kinds(self.type_of(arg, env))
+            kinds.extend(inner if inner is not None else [Kind.UNKNOWN])
+        return merge_tensors(kinds)
+
     def type_of(self, node: ast.expr, env: dict[str, Ty]) -> Ty:
         """The static type of an expression, given the types of local names and `self.` attributes.
 
@@ -360,6 +403,9 @@ class Typer:
             if isinstance(node.func, ast.Attribute) and node.func.attr in ("values", "copy"):
                 owner = self.type_of(node.func.value, env)
                 return container(owner.elems) if owner.elems is not None else UNKNOWN
+            applied = self._applied(node, env)
+            if applied is not None:
+                return applied
             return self.type_of_constructor(node, env)
         if isinstance(node, ast.Name):
             return env.get(node.id, UNKNOWN)
@@ -448,3 +494,11 @@ def _scope_at(body: list[ast.stmt], line: int) -> list[ast.stmt]:
                 return scope
         else:
             return scope
+
+
+def _tensor_kinds(ty: Ty) -> list[Kind] | None:
+    """The kinds of the tensors in `ty` (a tensor, or a list or dict of them), else None."""
+    if ty.elems is not None:
+        ty = ty.elems
+    kind = ty.tensor_kind()
+    return None if kind is None else [kind]

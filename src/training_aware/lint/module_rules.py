@@ -171,12 +171,14 @@ def check_gradients(tree: ast.Module, source: str, typer: Typer, report: Report)
         if func.name in grad_funcs or (has_backward and _calls_backward(func, backward)):
             region.check(func.body, None)
         elif has_tape:
-            for body, tape in _tape_bodies(func.body, typer):
-                region.check(body, _trained(func.body, tape))
+            tapes = list(_tape_bodies(func.body, typer))
+            for body, names, line in tapes:
+                region.check(body, _trained(func.body, names, line, _next_tape(tapes, line)))
     if has_tape:
         region = _Region(module_env, "<module>", report, {}, frozen)
-        for body, tape in _tape_bodies(tree.body, typer, top_level=True):
-            region.check(body, _trained(tree.body, tape))
+        tapes = list(_tape_bodies(tree.body, typer, top_level=True))
+        for body, names, line in tapes:
+            region.check(body, _trained(tree.body, names, line, _next_tape(tapes, line)))
 
 
 # Attributes whose value is (part of) the variables a model trains.
@@ -199,12 +201,19 @@ def _frozen(tree: ast.Module, source: str) -> frozenset[str]:
     return frozenset(out)
 
 
-def _trained(body: list[ast.stmt], tape: str | None) -> frozenset[str]:
+def _next_tape(tapes: list[tuple[list[ast.stmt], frozenset[str], int]], line: int) -> int:
+    """The line of the next tape block after `line` (the end of this tape's gradients)."""
+    later = [start for _, _, start in tapes if start > line]
+    return min(later) if later else 1 << 30
+
+
+def _trained(body: list[ast.stmt], tapes: frozenset[str], start: int, end: int) -> frozenset[str]:
     """Whose variables the tape differentiates: the owners of the `trainable_variables` in
-    `tape.gradient(loss, sources)` (`self`, `model`, `self.generator`), following one local
-    name (`tvars = model.trainable_variables`). Empty when the sources are something else
-    (inputs, for attribution methods: inference mode is the intent) or are not found."""
-    if tape is None:
+    `tape.gradient(loss, sources)` (`self`, `model`, `self.generator`) between this tape block
+    (line `start`) and the next one (`end`), following a local name (`tvars =
+    model.trainable_variables`). Empty when the sources are something else (inputs, for
+    attribution methods: inference mode is the intent) or are not found."""
+    if not tapes:
         return frozenset()
     assigns: dict[str, ast.expr] = {}
     sources: list[ast.expr] = []
@@ -219,7 +228,8 @@ def _trained(body: list[ast.stmt], tape: str | None) -> frozenset[str]:
                 and isinstance(node.func, ast.Attribute)
                 and node.func.attr == "gradient"
                 and isinstance(node.func.value, ast.Name)
-                and node.func.value.id == tape
+                and node.func.value.id in tapes
+                and start <= node.lineno < end
             ):
                 sources.extend(node.args[1:2])
                 sources.extend(kw.value for kw in node.keywords if kw.arg == "sources")
@@ -331,12 +341,14 @@ def _functions(
 
 def _tape_bodies(
     body: list[ast.stmt], typer: Typer, top_level: bool = False
-) -> Iterator[tuple[list[ast.stmt], str | None]]:
+) -> Iterator[tuple[list[ast.stmt], frozenset[str], int]]:
     """Bodies of `with ...GradientTape(...)` blocks, not descending into nested functions."""
     for node in body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             continue
         if isinstance(node, ast.With | ast.AsyncWith):
+            names: set[str] = set()
+            is_tape = False
             for item in node.items:
                 ctx = item.context_expr
                 func = ctx.func if isinstance(ctx, ast.Call) else ctx
@@ -346,9 +358,13 @@ def _tape_bodies(
                     else None
                 )
                 if path is not None and path.endswith("GradientTape"):
+                    # `with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:`
+                    is_tape = True
                     var = item.optional_vars
-                    yield node.body, var.id if isinstance(var, ast.Name) else None
-                    break
+                    if isinstance(var, ast.Name):
+                        names.add(var.id)
+            if is_tape:
+                yield node.body, frozenset(names), node.lineno
             else:
                 yield from _tape_bodies(node.body, typer, top_level)
             continue

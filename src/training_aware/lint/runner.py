@@ -22,7 +22,8 @@ from training_aware.lint.rules import OPT_IN, RULES, Finding
 
 def _parser() -> argparse.ArgumentParser:
     rules = "\n".join(
-        f"  {code}  {rule.summary}{'' if rule.default else ' [off by default: --select ' + code + ']'}"
+        f"  {code}  {rule.summary}"
+        + ("" if rule.default else f" [off by default: --select {code}]")
         for code, rule in RULES.items()
     )
     parser = argparse.ArgumentParser(
