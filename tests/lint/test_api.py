@@ -17,7 +17,7 @@ def test_public_names():
         "lint_source",
     ]
     assert callable(check_tree)
-    assert list(RULES) == [f"TA00{i}" for i in range(9)]
+    assert list(RULES) == [f"TA00{i}" for i in range(10)]
 
 
 def test_finding_format_and_dict():
