@@ -158,8 +158,8 @@ def ta006(func: str, callee: str) -> str:
 def ta007(name: str) -> str:
     """TA007 at a use of the removed learning-phase API."""
     return (
-        f"`{name}` was removed in Keras 3 and has no replacement; pass `training` explicitly, "
-        f"or scope a mode with `override_modes(...)` or `PinnedMode(...)`"
+        f"`{name}` was removed in Keras 3, which has no global mode any more; pass `training` "
+        f"explicitly, or scope a mode with `override_modes(...)` or `PinnedMode(...)`"
     )
 
 

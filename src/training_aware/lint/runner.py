@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from training_aware.lint import fix_command
 from training_aware.lint.checker import lint_source
 from training_aware.lint.config import Config, ConfigError, check_codes, load_config
 from training_aware.lint.files import discover, read_source
@@ -40,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--exclude", metavar="GLOBS", default="", help="comma-separated globs to skip"
     )
+    fix_command.add_arguments(parser)
     return parser
 
 
@@ -92,6 +94,8 @@ def main(argv: list[str]) -> int:
     except ConfigError as exc:
         print(f"training-aware lint: {exc}", file=sys.stderr)
         return 2
+    if args.fix or args.diff:
+        return fix_command.run(args, config)
     findings = lint_paths(args.paths, config)
     try:
         if args.format == "json":
