@@ -916,3 +916,18 @@ def test_clone_model_recursive_works_alone_and_from_an_enclosing_keras_model() -
     assert type(copy.layers[0]) is TrainingSequential and copy.layers[0] is not inner
     copy.set_weights(outer.get_weights())
     np.testing.assert_allclose(np_(copy(X)), np_(outer(X)), rtol=1e-6)
+
+
+def test_every_module_with_a_registered_class_is_imported_when_keras_is() -> None:
+    import training_aware
+
+    root = Path(training_aware.__file__).parent
+    registering = {
+        "training_aware." + ".".join(path.relative_to(root).with_suffix("").parts)
+        for path in root.rglob("*.py")
+        if re.search(r"^@keras\.saving\.register_keras_serializable", path.read_text(), re.M)
+    }
+    assert registering  # the scan finds the library's own (TrainingSequential, PinnedMode)
+    assert registering <= set(training_aware._SERIALIZABLE_MODULES), registering - set(
+        training_aware._SERIALIZABLE_MODULES
+    )
