@@ -916,3 +916,34 @@ def test_clone_model_recursive_works_alone_and_from_an_enclosing_keras_model() -
     assert type(copy.layers[0]) is TrainingSequential and copy.layers[0] is not inner
     copy.set_weights(outer.get_weights())
     np.testing.assert_allclose(np_(copy(X)), np_(outer(X)), rtol=1e-6)
+
+
+def test_every_module_with_a_registered_class_is_imported_when_keras_is() -> None:
+    import training_aware
+
+    root = Path(training_aware.__file__).parent
+    registering = {
+        "training_aware." + ".".join(path.relative_to(root).with_suffix("").parts)
+        for path in root.rglob("*.py")
+        if re.search(r"^@keras\.saving\.register_keras_serializable", path.read_text(), re.M)
+    }
+    assert registering  # the scan finds the library's own (TrainingSequential, PinnedMode)
+    assert registering <= set(training_aware._SERIALIZABLE_MODULES), registering - set(
+        training_aware._SERIALIZABLE_MODULES
+    )
+
+
+# On torch, Keras' Equalization itself triggers torch's "Tensor.T is deprecated" UserWarning.
+@pytest.mark.filterwarnings("ignore:.*Tensor.T is deprecated:UserWarning")
+def test_a_child_returning_its_symbolic_input_leaves_no_graph_but_a_working_model() -> None:
+    # Keras 3.15's Equalization returns its KerasTensor input itself: keras.Sequential raises
+    # "... is part of a cycle"; TrainingSequential builds without a graph and runs.
+    images = np.random.RandomState(0).uniform(0, 255, (2, 8, 8, 3)).astype("float32")
+    with pytest.raises(ValueError, match="cycle"):
+        keras.Sequential([keras.Input((8, 8, 3)), L.Equalization()])
+    model = TrainingSequential([keras.Input((8, 8, 3)), L.Equalization(), L.Rescaling(0.5)])
+    assert model.built and not hasattr(model, "inputs")
+    equalized = L.Equalization()(images, training=True)
+    np.testing.assert_allclose(np_(model(images, training=True)), 0.5 * np_(equalized), rtol=1e-6)
+    model.add(L.Rescaling(2.0))  # a later rebuild starts from a fresh input
+    np.testing.assert_allclose(np_(model(images, training=True)), np_(equalized), rtol=1e-5)

@@ -125,11 +125,11 @@ if TYPE_CHECKING:
 
 
 # Modules defining `@keras.saving.register_keras_serializable` classes: imported once Keras is.
-SERIALIZABLE_MODULES: tuple[str, ...] = ("training_aware.sequential", "training_aware.pinned")
+_SERIALIZABLE_MODULES: tuple[str, ...] = ("training_aware.sequential", "training_aware.pinned")
 
 
 def _register_serializables() -> None:
-    for module in SERIALIZABLE_MODULES:
+    for module in _SERIALIZABLE_MODULES:
         importlib.import_module(module)
 
 

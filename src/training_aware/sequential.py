@@ -377,17 +377,33 @@ class TrainingSequential(keras.Model):  # type: ignore[misc]
             for child, passes in self._plan:
                 node = self._node(child, passes)
                 try:
-                    x = node(x) if not _requires_training(node) else node(x, training=False)
+                    y = node(x) if not _requires_training(node) else node(x, training=False)
                 except NotImplementedError:
                     # A child without shape inference: no graph; the first call builds the rest.
                     return
                 except TypeError as error:
                     _explain_call_signature(node, error)
                     raise
+                if y is x and any(y is t for t in keras.tree.flatten(x)):
+                    self._build_without_graph()
+                    return
+                x = y
         self._untracked("_functional", Functional(inputs=inputs, outputs=x))
         self._untracked(
             "_input_rank", (len(inputs.shape), inputs.shape[-1]) if inputs.shape else None
         )
+
+    def _build_without_graph(self) -> None:
+        """A child returned its symbolic input itself (Keras 3.15's `Equalization` does).
+
+        Keras then records the child as the producer of its own input, a cycle: keras.Sequential
+        fails with "... is part of a cycle". Here the model keeps no graph (like a child without
+        shape inference), builds the children by tracing the stack, and takes a fresh input for
+        later rebuilds, since the old input's history now points at that child.
+        """
+        old = self._input_layer
+        self._untracked("_input_layer", InputLayer(batch_shape=old.batch_shape, dtype=old.dtype))
+        self._build_nested(tuple(old.batch_shape))
 
     def _build_nested(self, input_shape: Any) -> None:
         # Several inputs: keras.Sequential builds nothing here; tracing the stack once creates

@@ -9,17 +9,24 @@ exactly as it was, with one line saying why. TA003, TA004, TA007 and TA008 are n
 their fix needs a decision only the author can make.
 
 Example:
-    >>> from training_aware.lint.fix import fix_source
-    >>> result = fix_source("import keras\\n"
-    ...     "class M(keras.Model):\\n"
-    ...     "    def __init__(self):\\n"
-    ...     "        super().__init__()\\n"
-    ...     "        self.drop = keras.layers.Dropout(0.5)\\n"
-    ...     "    def call(self, x):  # forward pass\\n"
-    ...     "        return self.drop(x)\\n")
-    >>> print("\\n".join(result.fixed.splitlines()[-2:]))
-        def call(self, x, training=None):  # forward pass
-            return self.drop(x, training=training)
+
+```python
+from training_aware.lint.fix import fix_source
+
+source = '''import keras
+class M(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.drop = keras.layers.Dropout(0.5)
+    def call(self, x):  # forward pass
+        return self.drop(x)
+'''
+result = fix_source(source)
+assert result.fixed.splitlines()[-2:] == [
+    "    def call(self, x, training=None):  # forward pass",
+    "        return self.drop(x, training=training)",
+]
+```
 """
 
 from __future__ import annotations
