@@ -10,7 +10,8 @@ the best samples):
   checks beside the timings: Python function calls per step and ops in the traced graph.
 
 Run:  python benchmarks/sequential.py [--repeats 15] [--calls 50] [--steps 50] [--threads 1]
-Targets (issue 2): eager forward <= 1.10x keras.Sequential, compiled fit step <= 1.02x.
+Targets (issue 9): eager call (inference and training) and compiled fit step <= 1.05x
+keras.Sequential.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from _timing import compare_models, set_threads
 from training_aware import TrainingSequential
 
 BASELINE = "keras.Sequential"
+TARGET = 1.05  # eager calls and the compiled fit step, against keras.Sequential
 
 UNITS, BLOCKS, RATE, BATCH, FEATURES = 64, 3, 0.2, 32, 32
 
@@ -107,11 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     inference, training, fit = ratios["infer"], ratios["train"], ratios["fit"]
     ours = "TrainingSequential"
-    ok = inference[ours] <= 1.10 and fit[ours] <= 1.02
+    ok = max(inference[ours], training[ours], fit[ours]) <= TARGET
     print(
         f"\nTrainingSequential / keras.Sequential: eager inference {inference[ours]:.3f}x, "
-        f"eager training {training[ours]:.3f}x (target <= 1.10), "
-        f"compiled fit step {fit[ours]:.3f}x (target <= 1.02): {'met' if ok else 'MISSED'}"
+        f"eager training {training[ours]:.3f}x, compiled fit step {fit[ours]:.3f}x "
+        f"(target <= {TARGET}): {'met' if ok else 'MISSED'}"
     )
     return 0
 

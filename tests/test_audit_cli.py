@@ -6,11 +6,13 @@ import json
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from training_aware.audit_cli import main
+from training_aware.audit_cli import UsageError, _parse_shape, main
 from training_aware.cli import main as cli_main
 
 FACTORIES = """
@@ -47,10 +49,12 @@ def not_a_model():
 
 
 @pytest.fixture
-def factories(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+def factories(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     (tmp_path / "ta_cli_models.py").write_text(FACTORIES)
     monkeypatch.syspath_prepend(str(tmp_path))
-    return str(tmp_path / "ta_cli_models.py")
+    sys.modules.pop("ta_cli_models", None)  # this test's file, not an earlier test's
+    yield str(tmp_path / "ta_cli_models.py")
+    sys.modules.pop("ta_cli_models", None)
 
 
 def test_problems_exit_1_with_the_table(factories: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -79,10 +83,13 @@ def test_json_output_and_file_paths(factories: str, capsys: pytest.CaptureFixtur
         (["no_colon_here"], "expected MODULE:FACTORY"),
         (["ta_no_such_module_xyz:build"], "cannot import module 'ta_no_such_module_xyz'"),
         (["ta_cli_models:missing"], "has no attribute 'missing'"),
-        (["ta_cli_models:broken"], "ta_cli_models:broken() failed: RuntimeError: factory"),
-        (["ta_cli_models:not_a_model"], "returned int, expected a keras.Model"),
         (["ta_cli_models:bad"], "declares no input shape: pass --input-shape"),
         (["ta_cli_models:bad", "--input-shape", "4,a"], "expects integers"),
+        (["ta_cli_models:bad", "--input-shape", "8,x"], "expects integers"),
+        (["ta_cli_models:bad", "--input-shape", "8,"], "expects integers"),
+        (["ta_cli_models:bad", "--input-shape", "0,3"], "positive integers"),
+        (["ta_cli_models:build-it"], "FACTORY must be a Python name"),
+        (["ta-cli-models:build"], "MODULE must be a dotted module name"),
         (["ta_cli_models:good", "--batch-size", "0"], "--batch-size must be >= 1"),
         (["ta_cli_models:good", "--input-shape", "5"], "predict of Functional"),
         (["/no/such/file.py:build"], "no such file"),
@@ -112,3 +119,110 @@ def test_the_console_script_prints_no_traceback(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "cannot import module" in result.stderr
+
+
+def _line_of(path: str, text: str) -> int:
+    return next(i for i, line in enumerate(Path(path).read_text().splitlines(), 1) if text in line)
+
+
+def test_a_factory_that_raises_is_located_by_its_own_traceback_line(
+    factories: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["ta_cli_models:broken"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0] == (
+        "training-aware audit: error: ta_cli_models:broken() failed: RuntimeError: factory exploded"
+    )
+    line = _line_of(factories, 'raise RuntimeError("factory exploded")')
+    assert err[1:] == [f'  File "{factories}", line {line}, in broken']
+
+
+def test_a_factory_returning_a_non_model_is_located_by_its_definition(
+    factories: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["ta_cli_models:not_a_model"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0] == (
+        "training-aware audit: error: ta_cli_models:not_a_model() returned int, "
+        "expected a keras.Model"
+    )
+    line = _line_of(factories, "def not_a_model")
+    assert err[1:] == [f'  File "{factories}", line {line}, in not_a_model']
+
+
+@pytest.mark.parametrize(
+    ("text", "shape"),
+    [("8", (8,)), ("32,32,3", (32, 32, 3)), ("32x32x3", (32, 32, 3)), (" 4, 5 ", (4, 5))],
+)
+def test_input_shapes_that_parse(text: str, shape: tuple[int, ...]) -> None:
+    assert _parse_shape(text) == shape
+
+
+@pytest.mark.parametrize("text", ["8,x", "8,", ",8", "x", "", "8,,3", "4.5", "-3", "8;3"])
+def test_input_shapes_that_are_rejected(text: str) -> None:
+    with pytest.raises(UsageError, match="--input-shape expects"):
+        _parse_shape(text)
+
+
+USAGE_ERRORS = [
+    (["no_colon_here"], "expected MODULE:FACTORY"),
+    (["ta_no_such_module_xyz:build"], "cannot import module 'ta_no_such_module_xyz'"),
+    (["/no/such/file.py:build"], "no such file"),
+    (["{models}:bad", "--input-shape", "8,x"], "--input-shape expects integers"),
+    (["{models}:bad", "--batch-size", "0"], "--batch-size must be >= 1"),
+    (["{models}:bad", "--no-such-option"], "unrecognized arguments"),
+]
+
+
+@pytest.mark.backend_independent
+@pytest.mark.parametrize(("argv", "message"), USAGE_ERRORS)
+def test_usage_errors_answer_before_keras_is_imported(
+    tmp_path: Path, argv: list[str], message: str
+) -> None:
+    """The console command, in a fresh process: exit 2 in under a second, Keras never imported.
+
+    The best of three runs is timed (a busy machine can stall any one process); importing Keras
+    with TensorFlow alone takes several seconds, so the bound separates the two paths.
+    """
+    models = tmp_path / "models.py"
+    models.write_text(FACTORIES)
+    argv = [a.format(models=models) for a in argv]
+    probe = (
+        "import sys; from training_aware.cli import main; code = main(sys.argv[1:]); "
+        "print('keras imported' if 'keras' in sys.modules else 'keras not imported'); "
+        "sys.exit(code)"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TF_CPP")}
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        result = subprocess.run(
+            [sys.executable, "-c", probe, "audit", *argv],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+        best = min(best, time.perf_counter() - start)
+        assert result.returncode == 2, result.stderr
+        assert message in result.stderr
+        assert result.stdout.strip() == "keras not imported"
+        if best < 1.0:
+            break
+    assert best < 1.0, f"a usage error took {best:.2f} s"
+
+
+def test_a_module_that_fails_to_import_is_located_by_its_own_traceback_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "ta_broken_at_import.py"
+    broken.write_text("import keras\n\nSIZE = 1 / 0\n\n\ndef build():\n    return None\n")
+    assert main([f"{broken}:build"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0] == (
+        f"training-aware audit: error: importing '{broken}' failed: "
+        "ZeroDivisionError: division by zero"
+    )
+    assert err[1:] == [f'  File "{broken}", line 3, in <module>']

@@ -27,3 +27,22 @@ def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) ->
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"training-aware {__version__}"
+
+
+def test_demo_help_names_the_classic_examples_in_plain_words(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["--help"]) == 0
+    top = capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_:
+        main(["demo", "--help"])
+    assert exit_.value.code == 0
+    demo = capsys.readouterr().out
+    for text in (top, demo):
+        flat = " ".join(text.split())
+        assert "the classic BadModel / GoodModel / ComplexModel examples" in flat
+        assert "seed" not in flat.lower()
+    flat = " ".join(demo.split())
+    assert "--quick" in flat and "--tf-logs" in flat
+    assert "widely shared in articles and tutorials" in flat  # where the pattern comes from
+    assert "FACTS table (docs/facts.md: what plain Keras 3.15 does" in flat

@@ -3,11 +3,21 @@
 The public names are exported lazily (PEP 562), so `import training_aware` does not import Keras
 or TensorFlow: the static checker (`training_aware.lint`) runs without them, and importing the
 package changes nothing for code that does not use it.
+
+One thing happens eagerly, as soon as Keras is (or gets) imported: the modules that define the
+library's serializable classes are imported, which registers those classes with Keras, so that
+`import training_aware` then `keras.models.load_model(path)` reloads a saved `TrainingSequential`
+or `PinnedMode` in a fresh process (Keras' loader auto-imports only Keras' own packages).
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.machinery
+import sys
+from collections.abc import Sequence
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0.dev0"
@@ -112,6 +122,69 @@ if TYPE_CHECKING:
         accepts_training,
         call_with_training,
     )
+
+
+# Modules defining `@keras.saving.register_keras_serializable` classes: imported once Keras is.
+_SERIALIZABLE_MODULES: tuple[str, ...] = ("training_aware.sequential", "training_aware.pinned")
+
+
+def _register_serializables() -> None:
+    for module in _SERIALIZABLE_MODULES:
+        importlib.import_module(module)
+
+
+class _RegisterAfterKeras(importlib.abc.MetaPathFinder):
+    """Import hook: lets `keras` load as usual, then registers the library's classes.
+
+    It only wraps the loader Python finds for the top-level `keras` package (a mere
+    `importlib.util.find_spec("keras")` probe, as TensorFlow makes, loads nothing and registers
+    nothing); every other import is untouched, and it removes itself once Keras is loaded.
+    """
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname != "keras":
+            return None
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            if finder is self or find is None:
+                continue
+            spec: importlib.machinery.ModuleSpec | None = find(fullname, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+            spec.loader = _KerasLoader(spec.loader, self)
+        return spec
+
+
+class _KerasLoader(importlib.abc.Loader):
+    """Keras' own loader, followed by the registration (see `_RegisterAfterKeras`)."""
+
+    def __init__(self, loader: Any, finder: _RegisterAfterKeras) -> None:
+        self._loader = loader
+        self._finder = finder
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        module: ModuleType | None = self._loader.create_module(spec)
+        return module
+
+    def exec_module(self, module: ModuleType) -> None:
+        if module.__spec__ is not None:
+            module.__spec__.loader = self._loader  # Keras keeps its own loader from here on
+        module.__loader__ = self._loader
+        self._loader.exec_module(module)
+        if self._finder in sys.meta_path:
+            sys.meta_path.remove(self._finder)
+        _register_serializables()
+
+
+if "keras" in sys.modules:
+    _register_serializables()
+elif not any(isinstance(f, _RegisterAfterKeras) for f in sys.meta_path):
+    sys.meta_path.insert(0, _RegisterAfterKeras())
 
 
 def __getattr__(name: str) -> Any:

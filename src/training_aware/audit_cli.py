@@ -1,6 +1,9 @@
 """`training-aware audit MODULE:FACTORY`: build a model from a factory, audit it, print the report.
 
-Exit codes: 0 clean, 1 problems found, 2 usage error (a one-line message, no traceback).
+Exit codes: 0 clean, 1 problems found, 2 usage error (a one-line message, no traceback; a factory
+that fails or returns something else than a model adds the one traceback line that locates it).
+The arguments (MODULE:FACTORY's syntax, that the module or file exists, --input-shape,
+--batch-size) are checked before Keras is imported, so a usage error answers at once.
 """
 
 from __future__ import annotations
@@ -8,10 +11,15 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import inspect
 import json
+import re
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
+
+from training_aware._quiet import ENV_SWITCH, import_keras
 
 __all__ = ["main"]
 
@@ -40,18 +48,81 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=8, help="samples to audit (default 8)")
     parser.add_argument("--seed", type=int, default=0, help="random seed for the inputs")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--tf-logs",
+        action="store_true",
+        help=f"show TensorFlow's start-up log lines (hidden by default; or {ENV_SWITCH}=1)",
+    )
     return parser
 
 
-def _load_factory(target: str) -> Any:
-    module_name, sep, attr = target.partition(":")
+_IDENTIFIERS = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+_SHAPE = re.compile(r"^\s*\d+(\s*[,x]\s*\d+)*\s*$")
+
+
+def _is_path(module_name: str) -> bool:
+    return module_name.endswith(".py") or "/" in module_name or "\\" in module_name
+
+
+def _check_target(target: str) -> tuple[str, str]:
+    """MODULE:FACTORY, checked without importing anything: (module or file, attribute path)."""
+    module_name, sep, attr = target.rpartition(":")
     if not sep or not module_name or not attr:
         raise UsageError(f"expected MODULE:FACTORY (e.g. mypkg.models:build), got {target!r}")
+    if not _IDENTIFIERS.match(attr):
+        raise UsageError(
+            f"FACTORY must be a Python name like build or Models.small, got {attr!r} in {target!r}"
+        )
+    if _is_path(module_name):
+        if not Path(module_name).is_file():
+            raise UsageError(f"no such file: {module_name}")
+    elif not _IDENTIFIERS.match(module_name):
+        raise UsageError(
+            f"MODULE must be a dotted module name (mypkg.models) or a .py file, "
+            f"got {module_name!r} in {target!r}"
+        )
+    else:
+        top = module_name.split(".")[0]
+        sys.path.insert(0, ".")
+        try:
+            found = importlib.util.find_spec(top)  # the top package only: imports nothing
+        finally:
+            sys.path.remove(".")
+        if found is None:
+            raise UsageError(
+                f"cannot import module {module_name!r}: no module named {top!r} "
+                "(run from the directory that contains it, or pass a path: path/to/file.py:NAME)"
+            )
+    return module_name, attr
+
+
+def _where(error: BaseException, skip: int = 1) -> str:
+    """The traceback line where `error` was raised (and the user's own line, if different)."""
+    frames = traceback.extract_tb(error.__traceback__)[skip:]
+    if not frames:
+        return ""
+    lines = [frames[-1]]
+    own = [f for f in frames if "site-packages" not in f.filename and "<frozen" not in f.filename]
+    if own and own[-1] is not frames[-1]:
+        lines.insert(0, own[-1])
+    return "".join(f'\n  File "{f.filename}", line {f.lineno}, in {f.name}' for f in lines)
+
+
+def _definition(obj: Any) -> str:
+    """A traceback-style line for where `obj` is defined, or ''."""
     try:
-        if module_name.endswith(".py") or "/" in module_name:
+        path = inspect.getsourcefile(obj)
+        _, line = inspect.getsourcelines(obj)
+    except (OSError, TypeError):
+        return ""
+    return f'\n  File "{path}", line {line}, in {getattr(obj, "__name__", obj)}'
+
+
+def _load_factory(module_name: str, attr: str) -> Any:
+    target = f"{module_name}:{attr}"
+    try:
+        if _is_path(module_name):
             path = Path(module_name)
-            if not path.is_file():
-                raise UsageError(f"no such file: {module_name}")
             spec = importlib.util.spec_from_file_location(path.stem, path)
             if spec is None or spec.loader is None:
                 raise UsageError(f"cannot import {module_name}")
@@ -66,10 +137,10 @@ def _load_factory(target: str) -> Any:
     except UsageError:
         raise
     except ImportError as error:
-        raise UsageError(f"cannot import module {module_name!r}: {error}") from None
+        raise UsageError(f"cannot import module {module_name!r}: {error}{_where(error)}") from None
     except Exception as error:
         raise UsageError(
-            f"importing {module_name!r} failed: {type(error).__name__}: {error}"
+            f"importing {module_name!r} failed: {type(error).__name__}: {error}{_where(error)}"
         ) from None
     factory = module
     for part in attr.split("."):
@@ -82,11 +153,12 @@ def _load_factory(target: str) -> Any:
 
 
 def _parse_shape(text: str) -> tuple[int, ...]:
-    try:
-        shape = tuple(int(part) for part in text.replace("x", ",").split(",") if part.strip())
-    except ValueError:
-        raise UsageError(f"--input-shape expects integers like 32,32,3, got {text!r}") from None
-    if not shape or any(d <= 0 for d in shape):
+    if not _SHAPE.match(text):
+        raise UsageError(
+            f"--input-shape expects integers separated by commas, like 32,32,3, got {text!r}"
+        )
+    shape = tuple(int(part) for part in re.split(r"[,x]", text))
+    if any(d <= 0 for d in shape):
         raise UsageError(f"--input-shape expects positive integers like 32,32,3, got {text!r}")
     return shape
 
@@ -126,19 +198,21 @@ def main(argv: list[str]) -> int:
     try:
         if args.batch_size < 1:
             raise UsageError(f"--batch-size must be >= 1, got {args.batch_size}")
-        if args.input_shape:
-            for shape in args.input_shape:
-                _parse_shape(shape)
-        factory = _load_factory(args.target)
-        import keras
-
+        for shape in args.input_shape or ():
+            _parse_shape(shape)
+        module_name, attr = _check_target(args.target)
+        keras = import_keras(args.tf_logs)  # only now: every check above answers at once
+        factory = _load_factory(module_name, attr)
         try:
             model = factory()
         except Exception as error:
-            raise UsageError(f"{args.target}() failed: {type(error).__name__}: {error}") from None
+            raise UsageError(
+                f"{args.target}() failed: {type(error).__name__}: {error}{_where(error)}"
+            ) from None
         if not isinstance(model, keras.Model):
             raise UsageError(
                 f"{args.target}() returned {type(model).__name__}, expected a keras.Model"
+                f"{_definition(factory)}"
             )
         keras.utils.set_random_seed(args.seed)
         x = _inputs(model, args.input_shape, args.batch_size, args.seed)

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from training_aware import _calltap
+from training_aware import _calltap, _retracing
 from training_aware._compiled import fresh_steps
 from training_aware._intent import (
     CALL_FALSE,
@@ -129,9 +129,23 @@ def audit(model: Any, x: Any, y: Any = None, *, batch_size: int | None = None) -
     Example:
 
     ```python
-    report = audit(model, x, y)
-    print(report)
-    report.raise_for_problems()
+    import keras
+    import numpy as np
+    from training_aware import audit
+
+    class BadModel(keras.Model):               # the classic BadModel (FACTS F1)
+        def __init__(self):
+            super().__init__()
+            self.batch_norm = keras.layers.BatchNormalization()
+            self.dropout = keras.layers.Dropout(0.5)
+
+        def call(self, inputs):                # no `training` parameter
+            return self.dropout(self.batch_norm(inputs))
+
+    x = np.random.default_rng(0).normal(size=(8, 3)).astype("float32")
+    report = audit(BadModel(), x)
+    print(report)                              # the table, and each problem with its fix
+    assert [p.entry_point for p in report.problems] == ["fit", "fit"]
     ```
     """
     import keras
@@ -158,6 +172,7 @@ def audit(model: Any, x: Any, y: Any = None, *, batch_size: int | None = None) -
     changed: dict[str, set[int]] = {}
     handles = [_calltap.add(e.layer, _record, innermost=True) for e in judged]
     token = _RECORDING.set(recording)
+    tracing = _retracing.isolate()  # its fresh traces are not the user's retracing (issue 12)
     try:
         with restoring(model) as variables:
             start = values(variables)
@@ -200,6 +215,7 @@ def audit(model: Any, x: Any, y: Any = None, *, batch_size: int | None = None) -
             run(CALL_FALSE, lambda: model(xb, training=False))
             run(CALL_NONE, lambda: model(xb))
     finally:
+        _retracing.restore(tracing)
         _RECORDING.reset(token)
         for handle in reversed(handles):
             _calltap.remove(handle)

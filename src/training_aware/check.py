@@ -38,7 +38,34 @@ _T = TypeVar("_T")
 
 
 class DroppedTrainingFlagWarning(UserWarning):
-    """`training_check="warn"`: a `call` dropped the flag; the library forwarded it anyway."""
+    """`training_check="warn"`: a `call` dropped the flag; the library forwarded it anyway.
+
+    Issued once per call site. Turn it into an error with `training_check="error"`, or with
+    Python's warning filters.
+
+    Example:
+
+    ```python
+    import warnings
+
+    import keras
+    import numpy as np
+    from training_aware import DroppedTrainingFlagWarning, TrainingAwareModel
+
+    class Forgetful(TrainingAwareModel, training_check="warn"):
+        def __init__(self):
+            super().__init__()
+            self.dropout = keras.layers.Dropout(0.5)
+
+        def call(self, inputs, training=None):
+            return self.dropout(inputs)            # `training` is not passed on
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        Forgetful()(np.ones((2, 3), "float32"), training=True)
+    assert any(issubclass(w.category, DroppedTrainingFlagWarning) for w in caught)
+    ```
+    """
 
 
 def _call_owner(cls: type) -> type:
@@ -360,11 +387,22 @@ def forwards_training(obj: Any = None, *, always: bool = False) -> Any:
     Example:
 
     ```python
+    import keras
+    import numpy as np
+    from training_aware import forwards_training
+
     @forwards_training
-    class GoodModel(keras.Model):
+    class GoodModel(keras.Model):                       # the classic GoodModel
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(4)
+            self.batch_norm = keras.layers.BatchNormalization()
+
         def call(self, inputs, training=False):
             x = self.dense(inputs)                      # Dense ignores `training`: fine
             return self.batch_norm(x, training=training)
+
+    GoodModel()(np.ones((2, 3), "float32"), training=True)   # checked: passes
     ```
     """
     if obj is None:

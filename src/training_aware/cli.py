@@ -1,17 +1,51 @@
 """The `training-aware` command: `demo`, `lint` and `audit`.
 
 Each subcommand parses its own arguments and is imported only when used, so `training-aware lint`
-never imports Keras or TensorFlow.
+never imports Keras or TensorFlow. `demo` and `audit` import Keras through
+`training_aware._quiet.import_keras`, which keeps TensorFlow's start-up log lines out of the output
+(`--tf-logs` or `TRAINING_AWARE_TF_LOGS=1` shows them).
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+import textwrap
+import time
 from collections.abc import Sequence
 
+from training_aware._quiet import quiet_stderr
+
+
+def _process_age() -> float:
+    """Seconds since this process started (Linux: from /proc; elsewhere 0: from this import)."""
+    try:
+        with (
+            open("/proc/self/stat", encoding="ascii") as stat,
+            open("/proc/uptime", encoding="ascii") as uptime,
+        ):
+            fields = stat.read().rpartition(")")[2].split()
+            started = int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22: starttime
+            return max(0.0, float(uptime.read().split()[0]) - started)
+    except (OSError, ValueError, IndexError, AttributeError):
+        return 0.0
+
+
+_STARTED = time.monotonic() - _process_age()
+
+
+def elapsed() -> float:
+    """Seconds since the process started, imports included (what the demo reports)."""
+    return time.monotonic() - _STARTED
+
+
 _COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("training_aware.demo", "show what plain Keras does with `training`, and the fix"),
+    "demo": (
+        "training_aware.demo",
+        "the classic BadModel / GoodModel / ComplexModel examples and the FACTS rows: what plain "
+        "Keras does with `training`, next to training-aware (--quick: F1 only)",
+    ),
     "lint": ("training_aware.lint.runner", "statically check Python files (no Keras import)"),
     "audit": ("training_aware.audit_cli", "build a model from MODULE:FACTORY and audit its modes"),
 }
@@ -21,7 +55,15 @@ USAGE = "usage: training-aware {demo,lint,audit} [options]   (training-aware COM
 
 def _help() -> str:
     lines = [USAGE, "", "commands:"]
-    lines += [f"  {name:<7}{summary}" for name, (_, summary) in _COMMANDS.items()]
+    for name, (_, summary) in _COMMANDS.items():
+        lines += textwrap.wrap(
+            summary, width=96, initial_indent=f"  {name:<7}", subsequent_indent=" " * 9
+        )
+    lines += [
+        "",
+        "TensorFlow's start-up log lines are hidden; `--tf-logs` (demo, audit) or",
+        "TRAINING_AWARE_TF_LOGS=1 shows them.",
+    ]
     return "\n".join(lines)
 
 
@@ -41,7 +83,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"training-aware: unknown command {args[0]!r}\n{_help()}", file=sys.stderr)
         return 2
     module = importlib.import_module(entry[0])
-    code: int = module.main(args[1:])
+    # `lint` imports no Keras; the others may import TensorFlow at any point of their run.
+    show_logs = args[0] == "lint" or "--tf-logs" in args[1:]
+    try:
+        with quiet_stderr(show_logs):
+            code: int = module.main(args[1:])
+    except ModuleNotFoundError as error:
+        if error.name not in ("keras", "tensorflow", "jax", "torch"):
+            raise
+        print(
+            f"training-aware {args[0]}: error: {error.name} is not installed. `{args[0]}` runs "
+            f"Keras on a backend: pip install 'training-aware[tensorflow]' (or [jax], [torch]).",
+            file=sys.stderr,
+        )
+        return 2
+    if args[0] == "demo" and argv is None:
+        # The command itself (not a call from Python): TensorFlow's teardown at interpreter exit
+        # takes seconds on a busy machine, after the demo has reported its time. The demo holds
+        # no file, subprocess or state that needs the normal exit, so it ends here.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     return code
 
 

@@ -1,22 +1,31 @@
 """`training-aware demo`: what plain Keras does with `training`, next to training-aware.
 
-For the seed article's models and the FACTS rows this library fixes, each model is built twice
-from the same source, once on plain Keras and once with training-aware, and run through the real
-entry points. The table shows the mode each BatchNormalization and Dropout actually received
-(recorded at the layer's `call`) against the mode meant.
+The cases are the classic BadModel / GoodModel / ComplexModel examples (a pattern widely shared in
+articles and tutorials about Keras' `training` flag: a subclassed model whose `call` drops the
+flag, one that forwards it, and a hand-written loop over its layers) and the rows of the FACTS
+table (docs/facts.md: what plain Keras 3.15 does, row by row, F1-F14) that this library fixes.
+Each model is built twice from the same source, once on plain Keras and once with training-aware,
+and run through the real entry points. The table shows the mode each BatchNormalization and
+Dropout actually received (recorded at the layer's `call`) against the mode meant; each case's
+rows print as soon as it finishes. `--quick` runs the F1 BadModel case only.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
-import os
-import time
+import sys
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
+from training_aware._quiet import ENV_SWITCH, import_keras
+from training_aware._retracing import isolated_tracing_stats
+
 Row = tuple[str, str, str, str, str, str]  # case, entry point, layer kind, meant, plain, library
+
+F1 = "F1 BadModel: call(self, x)"
+F3 = "F3 drop(x, training=True) then bn(x)"
+F5 = "F5 Monte Carlo samples (mc_predict)"
 
 
 def _record(model: Any, run: Callable[[], Any]) -> dict[str, set[str]]:
@@ -62,7 +71,7 @@ def _cases() -> list[tuple[str, Callable[[type], Any], str]]:
     """(name, factory taking the base class, what the case shows)."""
     import keras
 
-    def bad(base: type) -> Any:  # the seed's Example 1 (FACTS F1)
+    def bad(base: type) -> Any:  # the classic BadModel (FACTS F1)
         class BadModel(base):  # type: ignore[misc]
             def __init__(self) -> None:
                 super().__init__()
@@ -115,7 +124,7 @@ def _cases() -> list[tuple[str, Callable[[type], Any], str]]:
 
         return FineTune()
 
-    def good(base: type) -> Any:  # the seed's Example 2: forwards training explicitly
+    def good(base: type) -> Any:  # the classic GoodModel: forwards training
         class GoodModel(base):  # type: ignore[misc]
             def __init__(self) -> None:
                 super().__init__()
@@ -129,7 +138,7 @@ def _cases() -> list[tuple[str, Callable[[type], Any], str]]:
 
         return GoodModel()
 
-    def complex_(base: type) -> Any:  # the seed's Example 3: a hand-written loop
+    def complex_(base: type) -> Any:  # the classic ComplexModel: a layer loop
         class ComplexModel(base):  # type: ignore[misc]
             def __init__(self) -> None:
                 super().__init__()
@@ -169,32 +178,14 @@ def _cases() -> list[tuple[str, Callable[[type], Any], str]]:
         return Preprocessed()
 
     return [
-        ("Seed GoodModel (forwards training)", good, "right on plain Keras too"),
-        ("Seed ComplexModel (hand-written loop)", complex_, "right on plain Keras too"),
-        ("F1 BadModel: call(self, x)", bad, "fit never trains"),
+        ("GoodModel (forwards training)", good, "right on plain Keras too"),
+        ("ComplexModel (hand-written loop)", complex_, "right on plain Keras too"),
+        (F1, bad, "fit never trains"),
         ("F2 call(x, training=False), not forwarded", implicit, "JAX fit never trains"),
-        ("F3 drop(x, training=True) then bn(x)", mc_trick, "BatchNorm trains in predict"),
+        (F3, mc_trick, "BatchNorm trains in predict"),
         ("F13 backbone(x, training=False) then head", frozen_backbone, "head never trains"),
         ("F9 layer defaulting to training=True first", default_true, "BN trains in model(x)"),
     ]
-
-
-MEANT = {"fit": "train", "predict": "infer", "model(x)": "infer"}
-PINNED = {("F3 drop(x, training=True) then bn(x)", "Dropout"): "train"}
-
-
-def _rows() -> list[Row]:
-    import keras
-
-    from training_aware import TrainingAwareModel
-
-    x, y = _data()
-    rows: list[Row] = []
-    for name, factory, _ in _cases():
-        plain, library = (factory(base) for base in (keras.Model, TrainingAwareModel))
-        pinned = {kind: mode for (case, kind), mode in PINNED.items() if case == name}
-        rows += _compare(name, _observe(plain, x, y), _observe(library, x, y), pinned)
-    return rows
 
 
 Observed = dict[str, dict[str, set[str]]]  # entry point -> layer kind -> modes received
@@ -270,26 +261,18 @@ def _scoped_cases() -> list[tuple[str, Callable[[bool], Any], dict[str, str]]]:
     ]
 
 
-def _scoped_rows() -> list[Row]:
-    """F4, F5 and F10: fixed by PinnedMode, mc_predict and freeze_batchnorm, not a base class."""
-
+def _f5_rows(x: Any) -> list[Row]:
+    """F5: Monte Carlo samples. Plain: model(x, training=True); library: mc_predict."""
     from training_aware import mc_predict
 
-    x, y = _data()
-    rows: list[Row] = []
-    for name, factory, pinned in _scoped_cases():
-        plain, library = (factory(flag) for flag in (False, True))
-        rows += _compare(name, _observe(plain, x, y), _observe(library, x, y), pinned)
-    # F5: Monte Carlo samples. Plain: model(x, training=True); library: mc_predict.
     model = _scoped_cases()[0][1](True)
-    sampled = _record(model, lambda: [model(x, training=True) for _ in range(3)])
-    mc = _record(model, lambda: mc_predict(model, x, samples=3, verbose=0))
-    name = "F5 Monte Carlo samples (mc_predict)"
-    for kind, want in (("BatchNorm", "infer"), ("Dropout", "train")):
-        rows.append(
-            (name, "MC samples", kind, want, _mark(sampled[kind], want), _mark(mc[kind], want))
-        )
-    return rows
+    with isolated_tracing_stats():
+        sampled = _record(model, lambda: [model(x, training=True) for _ in range(3)])
+        mc = _record(model, lambda: mc_predict(model, x, samples=3, verbose=0))
+    return [
+        (F5, "MC samples", kind, want, _mark(sampled[kind], want), _mark(mc[kind], want))
+        for kind, want in (("BatchNorm", "infer"), ("Dropout", "train"))
+    ]
 
 
 def _pinned_mc_trick(base: type) -> Any:
@@ -311,36 +294,71 @@ def _pinned_mc_trick(base: type) -> Any:
     return McPinned()
 
 
-def _audit_lines() -> list[str]:
-    """What `training_aware.audit` says about each case, plain Keras and with the library."""
+MEANT = {"fit": "train", "predict": "infer", "model(x)": "infer"}
+PINNED = {(F3, "Dropout"): "train"}
+HEADER: Row = ("case", "entry point", "layer", "meant", "plain Keras", "training-aware")
+WIDTHS = (0, len("entry point"), len("BatchNorm"), len("meant"), len("BUG infer/train"), 14)
+
+
+def _table_steps(quick: bool) -> list[tuple[str, Callable[[], list[Row]]]]:
+    """(case, run) for each row group of the table, in the order shown."""
+    import keras
+
+    from training_aware import TrainingAwareModel
+
+    x, y = _data()
+    steps: list[tuple[str, Callable[[], list[Row]]]] = []
+
+    def subclassed(name: str, factory: Callable[[type], Any]) -> list[Row]:
+        with isolated_tracing_stats():
+            plain, library = (factory(base) for base in (keras.Model, TrainingAwareModel))
+            pinned = {kind: mode for (case, kind), mode in PINNED.items() if case == name}
+            return _compare(name, _observe(plain, x, y), _observe(library, x, y), pinned)
+
+    def scoped(name: str, factory: Callable[[bool], Any], pinned: dict[str, str]) -> list[Row]:
+        with isolated_tracing_stats():
+            plain, library = (factory(flag) for flag in (False, True))
+            return _compare(name, _observe(plain, x, y), _observe(library, x, y), pinned)
+
+    for name, factory, _ in _cases():
+        if not quick or name == F1:
+            steps.append((name, partial(subclassed, name, factory)))
+    if not quick:
+        for name, factory_, pinned in _scoped_cases():
+            steps.append((name, partial(scoped, name, factory_, pinned)))
+        steps.append((F5, partial(_f5_rows, x)))
+    return steps
+
+
+def _audit_steps(quick: bool) -> list[tuple[str, Callable[[], tuple[str, str]]]]:
+    """(case, run) for the audit section: run() audits the plain and the library model."""
     import keras
     import numpy as np
 
     from training_aware import TrainingAwareModel, audit
 
     x = np.random.default_rng(0).normal(size=(8, 4)).astype("float32")
-    lines = [
-        "audit(model, x): problems found (the audit restores every weight and statistic;",
-        "F3 with training-aware is written with PinnedMode, the intent the audit can see)",
-    ]
     builders: list[tuple[str, Callable[[], Any], Callable[[], Any]]] = []
     for name, factory, _ in _cases():
         library: Callable[[], Any] = partial(factory, TrainingAwareModel)
-        if name.startswith("F3"):  # the library's answer to the MC trick is PinnedMode
+        if name == F3:  # the library's answer to the MC trick is PinnedMode
             library = partial(_pinned_mc_trick, TrainingAwareModel)
         builders.append((name, partial(factory, keras.Model), library))
     for name, scoped, _ in _scoped_cases():
         builders.append((name, partial(scoped, False), partial(scoped, True)))
-    width = max(len(name) for name, _, _ in builders)
-    for name, plain, library in builders:
+
+    def run(plain: Callable[[], Any], library: Callable[[], Any]) -> tuple[str, str]:
         counts = []
         for build in (plain, library):
             report = audit(build(), x)
             counts.append("clean" if report.ok else f"{len(report.problems)} problem(s)")
-        lines.append(
-            f"  {name.ljust(width)}  plain Keras: {counts[0]:<14} training-aware: {counts[1]}"
-        )
-    return lines
+        return counts[0], counts[1]
+
+    return [
+        (name, partial(run, plain, library))
+        for name, plain, library in builders
+        if not quick or name == F1
+    ]
 
 
 def _mark(seen: set[str], want: str) -> str:
@@ -348,40 +366,94 @@ def _mark(seen: set[str], want: str) -> str:
     return f"{'ok ' if ok else 'BUG'} {_show(seen)}"
 
 
-def _table(rows: list[Row]) -> str:
-    header: Row = ("case", "entry point", "layer", "meant", "plain Keras", "training-aware")
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(6)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
-    lines.append("  ".join("-" * w for w in widths))
-    previous = ""
-    for row in rows:
-        case = row[0] if row[0] != previous else ""
-        previous = row[0]
-        cells = (case, *row[1:])
-        lines.append("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)))
-    return "\n".join(lines)
+def _format(row: Row, widths: Sequence[int]) -> str:
+    return "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+
+
+class _Progress:
+    """Keras' `Progbar` on a terminal (as `fit` and `mc_predict` show it), between the rows.
+
+    Off when stdout is not a terminal: there the rows themselves, printed as each case finishes,
+    are the progress.
+    """
+
+    def __init__(self, total: int) -> None:
+        import keras
+
+        self.shown = sys.stdout.isatty()
+        self.bar = keras.utils.Progbar(total, verbose=1 if self.shown else 0, unit_name="case")
+        self.done = 0
+
+    def print(self, text: str) -> None:
+        running = self.shown and self.done < self.bar.target
+        if running:  # clear the bar's line, print, redraw the bar below
+            sys.stdout.write("\r\x1b[2K")
+        print(text, flush=True)
+        if running:
+            self.bar.update(self.done)
+
+    def advance(self) -> None:
+        self.done += 1
+        self.bar.update(self.done)  # the last update leaves the finished bar and a new line
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Print, per case and entry point, the mode BatchNorm and Dropout received."""
-    parser = argparse.ArgumentParser(prog="training-aware demo", description=__doc__)
-    parser.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing chatter of tiny models
-    start = time.perf_counter()
-    import keras
+    parser = argparse.ArgumentParser(
+        prog="training-aware demo",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="the F1 BadModel case only (a few seconds)"
+    )
+    parser.add_argument(
+        "--tf-logs",
+        action="store_true",
+        help=f"show TensorFlow's start-up log lines (hidden by default; or {ENV_SWITCH}=1)",
+    )
+    args = parser.parse_args(argv)
+    keras = import_keras(args.tf_logs)
+    from training_aware.cli import elapsed
 
-    print(f"keras {keras.__version__}, backend {keras.backend.backend()}\n")
-    rows = _rows() + _scoped_rows()
-    print(_table(rows))
+    print(
+        f"keras {keras.__version__}, backend {keras.backend.backend()} "
+        f"(imported after {elapsed():.0f} s)\n",
+        flush=True,
+    )
+    table = _table_steps(args.quick)
+    audits = _audit_steps(args.quick)
+    progress = _Progress(len(table) + len(audits))
+    widths = [max(len(name) for name, _ in table), *WIDTHS[1:]]
+    progress.print(_format(HEADER, widths) + "\n" + "  ".join("-" * w for w in widths))
+    rows: list[Row] = []
+    for _, run_case in table:
+        case_rows = run_case()
+        rows += case_rows
+        progress.print(
+            "\n".join(
+                _format((row[0] if i == 0 else "", *row[1:]), widths)
+                for i, row in enumerate(case_rows)
+            )
+        )
+        progress.advance()
     bugs_plain = sum(r[4].startswith("BUG") for r in rows)
     bugs_lib = sum(r[5].startswith("BUG") for r in rows)
-    print(
-        f"\n{bugs_plain} wrong modes on plain Keras, {bugs_lib} with training-aware "
-        f"({time.perf_counter() - start:.0f} s). Modes are recorded at each layer's call."
+    progress.print(
+        f"\n{bugs_plain} wrong modes on plain Keras, {bugs_lib} with training-aware. "
+        "Modes are recorded at each layer's call.\n\n"
+        "audit(model, x): problems found (the audit restores every weight and statistic;\n"
+        "F3 with training-aware is written with PinnedMode, the intent the audit can see)"
     )
-    print()
-    print("\n".join(_audit_lines()))
-    if keras.backend.backend() != "jax":
-        print("F2 goes wrong on JAX only: KERAS_BACKEND=jax training-aware demo")
+    width = max(len(name) for name, _ in audits)
+    for name, run_audit in audits:
+        plain, library = run_audit()
+        progress.print(f"  {name.ljust(width)}  plain Keras: {plain:<14} training-aware: {library}")
+        progress.advance()
+    progress.print("")
+    if args.quick:
+        progress.print("That was F1 only; `training-aware demo` runs every case.")
+    elif keras.backend.backend() != "jax":
+        progress.print("F2 goes wrong on JAX only: KERAS_BACKEND=jax training-aware demo")
+    progress.print(f"Done in {elapsed():.0f} s (the whole run, imports included).")
     return 0 if bugs_lib == 0 else 1

@@ -110,7 +110,16 @@ def mc_predict(
     Example:
 
     ```python
+    import keras
+    import numpy as np
+    from training_aware import mc_predict
+
+    inputs = keras.Input((4,))
+    h = keras.layers.BatchNormalization()(keras.layers.Dense(8)(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Dropout(0.3)(h)))
+    x = np.random.default_rng(0).normal(size=(16, 4)).astype("float32")
     mean, std = mc_predict(model, x, samples=20, seed=0, verbose=0)
+    assert mean.shape == std.shape == (16, 1) and std.max() > 0
     ```
     """
     import keras

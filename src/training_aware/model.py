@@ -53,10 +53,14 @@ def set_training_check(value: TrainingCheck | None) -> None:
 
     Example:
 
-    >>> set_training_check("warn")
-    >>> get_training_check()
-    'warn'
-    >>> set_training_check(None)
+    ```python
+    from training_aware import set_training_check
+    from training_aware.model import get_training_check
+
+    set_training_check("error")          # e.g. in a test suite's conftest.py: fail loudly
+    assert get_training_check() == "error"
+    set_training_check(None)             # back to $TRAINING_AWARE_CHECK, else "fix"
+    ```
     """
     global _default_check
     _default_check = None if value is None else _validate_check(value, "set_training_check()")
@@ -208,6 +212,10 @@ class TrainingAwareLayer(_TrainingAwareMixin, keras.layers.Layer):  # type: igno
     Example:
 
     ```python
+    import keras
+    import numpy as np
+    from training_aware import TrainingAwareLayer
+
     class Block(TrainingAwareLayer):
         def __init__(self, **kwargs):
             super().__init__(**kwargs)
@@ -216,6 +224,14 @@ class TrainingAwareLayer(_TrainingAwareMixin, keras.layers.Layer):  # type: igno
 
         def call(self, x):              # no `training`, and nothing forwarded
             return self.drop(self.bn(x))
+
+    block = Block()
+    x = np.random.default_rng(0).normal(size=(4, 3)).astype("float32")
+    def run(**mode):
+        return keras.ops.convert_to_numpy(block(x, **mode))
+
+    assert not np.array_equal(run(training=True), run(training=True))  # dropout on
+    assert np.array_equal(run(), run())                                 # inference
     ```
     """
 
@@ -228,17 +244,33 @@ class TrainingAwareModel(_TrainingAwareMixin, keras.Model):  # type: ignore[misc
     meant, on TensorFlow and JAX; explicit values passed to a child stay in that child's subtree.
     See `TrainingAwareLayer` for the `training_check` class argument.
 
+    Construct it as `keras.Model` (a subclass passes its own constructor arguments).
+
+    Call arguments:
+        training: `None`, a bool, or a scalar boolean tensor; `fit` passes `True`, `predict` and
+            `evaluate` pass `False`, `None` means the enclosing call's mode (inference at the top
+            level). Declared for you if `call` omits it.
+
     Example:
 
     ```python
-    class BadModel(TrainingAwareModel):   # was keras.Model: nothing else changes
-        def __init__(self, units=32):
+    import keras
+    import numpy as np
+    from training_aware import TrainingAwareModel
+
+    class BadModel(TrainingAwareModel):   # the classic BadModel; was keras.Model
+        def __init__(self, units=8):
             super().__init__()
             self.dense = keras.layers.Dense(units)
             self.batch_norm = keras.layers.BatchNormalization()
             self.dropout = keras.layers.Dropout(0.5)
 
-        def call(self, inputs):
+        def call(self, inputs):           # no `training` parameter
             return self.dropout(self.batch_norm(self.dense(inputs)))
+
+    model = BadModel()
+    model.compile("sgd", "mse")
+    model.fit(np.ones((8, 4), "float32"), np.ones((8, 8), "float32"), epochs=1, verbose=0)
+    assert keras.ops.convert_to_numpy(model.batch_norm.moving_mean).any()   # fit trained BN
     ```
     """

@@ -55,11 +55,17 @@ class PinnedMode(keras.layers.Wrapper):  # type: ignore[misc]
     Example:
 
     ```python
+    import keras
+    import numpy as np
+    from training_aware import PinnedMode
+
     inputs = keras.Input((8,))
     x = keras.layers.Dense(8)(inputs)
     x = PinnedMode(keras.layers.Dropout(0.5), training=True)(x)  # on in predict() too
     outputs = keras.layers.BatchNormalization()(x)  # still inference mode in predict()
     model = keras.Model(inputs, outputs)
+    data = np.ones((4, 8), "float32")
+    assert not np.array_equal(model.predict(data, verbose=0), model.predict(data, verbose=0))
     ```
     """
 

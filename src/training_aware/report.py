@@ -75,6 +75,25 @@ class Problem:
 class ModeReport:
     """The result of `training_aware.audit`.
 
+    `print(report)` shows the table (one row per mode-dependent layer, one column per entry
+    point); `ok`, `problems` and `to_dict()` are for code, `raise_for_problems()` for tests.
+
+    Example:
+
+    ```python
+    import keras
+    import numpy as np
+    from training_aware import audit
+
+    inputs = keras.Input((4,))
+    h = keras.layers.BatchNormalization()(keras.layers.Dense(8)(inputs))
+    model = keras.Model(inputs, keras.layers.Dropout(0.5)(h))
+    report = audit(model, np.ones((8, 4), "float32"))
+    assert report.ok and not report.problems
+    assert report.to_dict()["entry_points"][0] == "fit"
+    report.raise_for_problems()                    # raises ModeMismatchError on problems
+    ```
+
     Attributes:
         model: the audited model's class and name.
         backend: the Keras backend the audit ran on.

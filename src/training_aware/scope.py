@@ -46,7 +46,26 @@ TESTED_KERAS: Final = ((3, 15, 1), (3, 16, 0))
 
 
 class KerasVersionWarning(UserWarning):
-    """The installed Keras is outside the range whose call-context internals were tested."""
+    """The installed Keras is outside the range whose call-context internals were tested.
+
+    Issued once, at the first training-aware call, when `keras.__version__` is outside the
+    tested range (the `keras` requirement of the package). Everything still runs; the FACTS
+    examples in the docs tell whether the installed Keras still behaves as documented.
+
+    Example:
+
+    ```python
+    import warnings
+
+    import keras
+    import numpy as np
+    from training_aware import KerasVersionWarning, TrainingSequential
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", KerasVersionWarning)   # fail on an untested Keras
+        TrainingSequential([keras.layers.Dropout(0.5)])(np.ones((2, 3)), training=True)
+    ```
+    """
 
 
 class _NoMode:

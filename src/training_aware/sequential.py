@@ -5,17 +5,28 @@ is resolved once per call (the argument, else the enclosing training-aware call'
 inference), pushed as a frame (so a plain callable that calls layers propagates it too) and passed
 explicitly to each child whose signature declares `training`, decided once per child, at `add`.
 
-Why `keras.Model` and not `keras.Sequential`: `Sequential` compiles its stack into a `Functional`
-graph whose nodes must be layers, so it cannot hold a plain callable; and Keras special-cases
-`isinstance(model, keras.Sequential)` (`clone_model`, `export`, the SavedModel signature,
-`plot_model`) assuming every `model.layers` entry is a layer and `model.inputs` exists. A subclass
-holding callables would pass those checks and break inside them. So this is a `keras.Model` with
-Sequential's surface (constructor, `add`, `pop`, `layers`, `build`, `summary`) plus `len`,
-indexing and iteration over *all* children; `layers` lists the Keras layers among them.
+Building is Keras' own: once the input shape is known (a `keras.Input` first, the legacy
+`input_shape=`/`input_dim=` of the first layer, a first child that knows its input shape,
+`build(shape)`, or the first call), each child is called on the previous child's `KerasTensor`,
+layer by layer, and the result is kept as a `Functional` graph (`_functional`, as in
+`keras.Sequential`). That graph gives `inputs`/`outputs`/`input_shape`/`output_shape`,
+`layers[i].input/.output`, `compute_output_shape` and the export signature; the model's own `call`
+still runs the stack directly (that is where the mode is forwarded, and it is faster than replaying
+the graph). A plain callable enters the graph wrapped in a private `CallableChild` layer that is
+neither tracked nor saved.
+
+Why `keras.Model` and not `keras.Sequential`: Keras special-cases `isinstance(model,
+keras.Sequential)` in `clone_model` (which rebuilds a *plain* `keras.Sequential` from
+`model.layers`: a subclass would come back silently as a model that no longer forwards the mode
+and has lost its plain callables), in `plot_model` and in `export`; and `Sequential`'s
+`layers`/`_layers` bookkeeping assumes every child is a layer. The `keras.Model` route keeps
+`clone_model(model)` returning a `TrainingSequential` and reproduces the rest of the surface here;
+what remains different is listed in docs/sequential.md ("Differences from keras.Sequential").
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -25,7 +36,9 @@ from keras.src.backend import compute_output_spec
 from keras.src.backend.common import global_state
 from keras.src.backend.common.stateless_scope import in_stateless_scope
 from keras.src.backend.common.symbolic_scope import in_symbolic_scope
+from keras.src.backend.common.variables import standardize_shape
 from keras.src.layers.core.input_layer import InputLayer
+from keras.src.models.functional import Functional
 from keras.src.utils.backend_utils import in_tf_graph
 
 from training_aware import scope
@@ -43,18 +56,61 @@ __all__ = ["TrainingSequential"]
 # Constructor arguments that `get_config` writes from the live model, not from the record.
 _BASE_ARGS = ("layers", "trainable", "name")
 
+# Internal bookkeeping, hidden from `dir()`: Keras' saver walks `dir(model)`, and none of this
+# belongs in a weights file (the children are saved once, under `layers/`, as keras.Sequential's).
+_UNSAVED = frozenset(
+    {
+        "_children",
+        "_plan",
+        "_functional",
+        "_input_layer",
+        "_wrappers",
+        "_input_rank",
+        "_constructor_arguments",
+    }
+)
+
+
+class CallableChild(keras.layers.Layer):  # type: ignore[misc]
+    """A plain callable child as a node of the symbolic graph (private: never tracked or saved).
+
+    It exists so that `model.inputs`/`outputs`, `layers[i].output` and a feature extractor built
+    from them work when the stack holds functions or lambdas; the model's own `call` runs the
+    callable directly.
+    """
+
+    def __init__(self, fn: Any, passes_training: bool, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        object.__setattr__(self, "_fn", fn)
+        self._passes = passes_training
+        self.built = True
+
+    def call(self, inputs: Any, training: Any = None) -> Any:
+        if self._passes and training is not None:
+            return self._fn(inputs, training=training)
+        return self._fn(inputs)
+
+    def get_config(self) -> dict[str, Any]:
+        raise UnserializableChildError(
+            f"Cannot serialize the plain callable {describe(self._fn)} (layer '{self.name}', "
+            "taken from a TrainingSequential's graph). A plain callable cannot be saved without "
+            "pickling code. Fix: make it a registered Layer subclass "
+            "(@keras.saving.register_keras_serializable()) or wrap it in keras.layers.Lambda(fn)."
+        )
+
 
 @keras.saving.register_keras_serializable(package="training_aware")
 class TrainingSequential(keras.Model):  # type: ignore[misc]
     """A linear stack of layers and callables that forwards the resolved `training` mode.
 
     A drop-in for `keras.Sequential`: same constructor, `add`, `pop`, `layers`, `build`,
-    `summary`, `fit`/`evaluate`/`predict`, use inside the functional API or another model's
-    `call`, `get_config`/`from_config` and `.keras` saving. Children may also be plain callables
-    (functions, lambdas, callable objects), with or without a `training` parameter. Mode-dependent
-    layers (`Dropout`, `BatchNormalization`) run in the mode of the call; note that a
-    `BatchNormalization` with `trainable=False` always runs in inference mode (Keras' rule for
-    fine-tuning), whatever `training` says.
+    `summary`, `inputs`/`outputs`/`input_shape`/`output_shape` once the input shape is known,
+    `compute_output_shape`, `fit`/`evaluate`/`predict`, use inside the functional API or another
+    model's `call`, `get_config`/`from_config`, `.keras` saving and `export`. Children may also be
+    plain callables (functions, lambdas, callable objects), with or without a `training`
+    parameter. Mode-dependent layers (`Dropout`, `BatchNormalization`) run in the mode of the
+    call; note that a `BatchNormalization` with `trainable=False` always runs in inference mode
+    (Keras' rule for fine-tuning), whatever `training` says.
 
     Args:
         layers: optional list of children: Keras layers or models, nested `TrainingSequential`s,
@@ -72,6 +128,10 @@ class TrainingSequential(keras.Model):  # type: ignore[misc]
     Example:
 
     ```python
+    import keras
+    import numpy as np
+    from training_aware import TrainingSequential
+
     model = TrainingSequential([
         keras.layers.Dense(8),
         keras.layers.BatchNormalization(),
@@ -101,12 +161,26 @@ class TrainingSequential(keras.Model):  # type: ignore[misc]
         super().__init__(trainable=trainable, name=name)
         scope.ensure_hook()
         self._children: list[Any] = []
-        self._input_batch_shape: tuple[Any, ...] | None = None
-        self._input_dtype: str | None = None
         self._set_plan(())
+        self._untracked("_input_layer", None)
+        self._untracked("_functional", None)
+        self._untracked("_wrappers", {})
+        self._untracked("_input_rank", None)
         for child in layers or ():
             self.add(child, rebuild=False)
         self._maybe_rebuild()
+
+    def _untracked(self, name: str, value: Any) -> None:
+        # Keras tracks every layer assigned as an attribute; these must not be weights' owners.
+        object.__setattr__(self, name, value)
+
+    def __dir__(self) -> list[str]:
+        return [name for name in super().__dir__() if name not in _UNSAVED]
+
+    def _obj_type(self) -> str:
+        # What Keras' saver calls it: the children are saved under `layers/` first, as
+        # keras.Sequential's are, so `.weights.h5` files move between the two.
+        return "Sequential"
 
     # -- the stack -------------------------------------------------------------------------
 
@@ -115,43 +189,60 @@ class TrainingSequential(keras.Model):  # type: ignore[misc]
 
         Args:
             layer: the child. A `keras.Input(...)` tensor or an `InputLayer` is accepted as the
-                first entry and sets the input shape instead of becoming a child.
+                first entry and sets the input shape instead of becoming a child. As in
+                keras.Sequential, a first layer constructed with the legacy `input_shape=` or
+                `input_dim=` sets it too.
             rebuild: rebuild the model now if its input shape is known.
 
         Raises:
-            InvalidChildError: `layer` is not callable, or is a class instead of an instance.
+            InvalidChildError: `layer` is not callable, or is a class instead of an instance
+                (a `ValueError`, as keras.Sequential raises, and a `TypeError`).
+            TrainingConfigError: a second input, or a layer name used twice.
         """
         index = len(self._children)
-        if isinstance(layer, keras.KerasTensor) and isinstance(
-            getattr(layer, "_keras_history", (None,))[0], InputLayer
+        if (
+            not self._children
+            and self._input_layer is None
+            and getattr(layer, "_input_shape_arg", None) is not None
         ):
-            layer = layer._keras_history[0]  # `keras.Input(...)`: it sets the input shape
+            self._untracked("_input_layer", InputLayer(shape=layer._input_shape_arg))
+        origin: Any = getattr(getattr(layer, "_keras_history", None), "operation", None)
+        if isinstance(layer, keras.KerasTensor) and isinstance(origin, InputLayer):
+            layer = origin  # `keras.Input(...)`: it sets the input shape
         if isinstance(layer, InputLayer):
-            if index != 0 or self._input_batch_shape is not None:
+            if self._input_layer is not None:
+                raise TrainingConfigError(
+                    f"TrainingSequential '{self.name}' has already been configured to use input "
+                    f"shape {self._input_layer.batch_shape}. You cannot add a different Input "
+                    "layer to it. Fix: remove the second `keras.Input`/`InputLayer`."
+                )
+            if index != 0:
                 raise TrainingConfigError(
                     f"TrainingSequential '{self.name}': an input (`keras.Input`/`InputLayer`) "
-                    f"was given as child {index}; it can only come first, once. Fix: remove it."
+                    f"was given as child {index}; it can only come first, once. Fix: move it "
+                    "to the front."
                 )
-            self._input_batch_shape = tuple(layer.batch_shape)
-            self._input_dtype = layer.dtype
+            self._untracked("_input_layer", layer)
         else:
             _check_child(layer, index)
             if isinstance(layer, keras.layers.Layer) and not self._name_is_unique(layer):
                 raise TrainingConfigError(
-                    f"TrainingSequential '{self.name}': child {index} is named '{layer.name}', "
-                    "which is already the name of another child. Layer names must be unique "
-                    "within the model. Fix: pass a unique `name=` to the layer."
+                    f"All layers added to a TrainingSequential should have unique names: child "
+                    f"{index} is named '{layer.name}', which is already the name of a layer in "
+                    f"model '{self.name}'. Fix: pass a unique `name=` to the layer."
                 )
             self._children.append(layer)
             self._set_plan((*self._plan, (layer, _takes_training(layer))))
-            self.built = False
         if rebuild:
             try:
                 self._maybe_rebuild()
             except BaseException:
                 if self._children and self._children[-1] is layer:
                     self.pop(rebuild=False)  # a failed `add` leaves the stack as it was
+                    self._maybe_rebuild()
                 raise
+        else:
+            self._forget_graph()
 
     def pop(self, rebuild: bool = True) -> Any:
         """Remove and return the last child.
@@ -163,6 +254,7 @@ class TrainingSequential(keras.Model):  # type: ignore[misc]
             raise IndexError(f"TrainingSequential '{self.name}' has no children to pop.")
         child = self._children.pop()
         self._set_plan(self._plan[:-1])
+        self._forget_graph()
         if rebuild:
             self._maybe_rebuild()
         return child
@@ -174,7 +266,10 @@ class TrainingSequential(keras.Model):  # type: ignore[misc]
 
     @layers.setter
     def layers(self, _: Any) -> None:
-        raise AttributeError("`TrainingSequential.layers` is read-only: use `add()` and `pop()`.")
+        raise AttributeError(
+            "`TrainingSequential.layers` is read-only. "
+            "Use `add()` and `pop()` to change the layers in this model."
+        )
 
     def __len__(self) -> int:
         return len(self._children)
@@ -201,41 +296,216 @@ class TrainingSequential(keras.Model):  # type: ignore[misc]
             for c in self._children
         )
 
+    def _forget_graph(self) -> None:
+        self.built = False
+        self._untracked("_functional", None)
+        self._untracked("_input_rank", None)
+
     def _maybe_rebuild(self) -> None:
-        if self._input_batch_shape is not None and self._children:
-            self.build(self._input_batch_shape)
+        self._forget_graph()
+        if not self._children:
+            return
+        if self._input_layer is not None:
+            self.build(tuple(self._input_layer.batch_shape))
+            return
+        shape = _known_input_shape(self._children[0])
+        if shape is not None:
+            self.build(shape)
 
     def _lock_state(self) -> None:
         # Like keras.Sequential: the stack stays mutable after build.
         pass
 
-    # -- building and calling --------------------------------------------------------------
+    # -- building --------------------------------------------------------------------------
 
     @property
     def input_dtype(self) -> Any:
-        return self._input_dtype or super().input_dtype
+        if self._input_layer is not None:
+            return self._input_layer.dtype
+        return super().input_dtype
 
     def build(self, input_shape: Any = None) -> None:
-        """Create every child's weights by tracing the stack on symbolic inputs of this shape.
+        """Build the children layer by layer on a symbolic input of this shape, as Keras does.
+
+        Each child is called on the previous child's `KerasTensor` (so a child whose `build`
+        creates tensors, such as `Normalization(mean=..., variance=...)`, builds outside any
+        trace), and the result becomes the model's graph: `inputs`, `outputs`, `input_shape`,
+        `output_shape` and `layers[i].input/.output` are then defined.
 
         Args:
             input_shape: the batch input shape, e.g. `(None, 16)`, or a nested structure of
-                shapes for a stack whose first child takes several inputs.
+                shapes for a stack whose first child takes several inputs (no graph then: the
+                children are built by tracing the stack).
+
+        Raises:
+            TrainingConfigError: the model has no children, or was configured with another
+                input shape (a `ValueError`, as in keras.Sequential).
         """
         if input_shape is None:
             return
         if not self._children:
             raise TrainingConfigError(
-                f"TrainingSequential '{self.name}' cannot be built because it has no children. "
+                f"TrainingSequential '{self.name}' cannot be built because it has no layers. "
                 "Fix: call `model.add(layer)` first."
             )
+        try:
+            shape = standardize_shape(input_shape)
+        except (ValueError, TypeError):
+            shape = None
+        if shape is None or not all(d is None or isinstance(d, int) for d in shape):
+            self._build_nested(input_shape)
+            return
+        if self._input_layer is not None:
+            if tuple(self._input_layer.batch_shape) != tuple(shape):
+                raise TrainingConfigError(
+                    f"TrainingSequential '{self.name}' has already been configured to use input "
+                    f"shape {self._input_layer.batch_shape}. You cannot build it with "
+                    f"input_shape {shape}. Fix: build (or call) it with the configured shape."
+                )
+        else:
+            first = self._children[0]
+            dtype = first.compute_dtype if isinstance(first, keras.layers.Layer) else None
+            self._untracked("_input_layer", InputLayer(batch_shape=shape, dtype=dtype))
+        self._build_graph()
+
+    def _build_graph(self) -> None:
+        inputs = self._input_layer.output
+        x = inputs
+        # No training-aware mode may reach the graph's nodes: they record no `training`, as
+        # keras.Sequential's do, and a replay (a feature extractor) resolves its own.
+        with scope.frame(scope.NO_MODE):
+            for child, passes in self._plan:
+                node = self._node(child, passes)
+                try:
+                    y = node(x) if not _requires_training(node) else node(x, training=False)
+                except NotImplementedError:
+                    # A child without shape inference: no graph; the first call builds the rest.
+                    return
+                except TypeError as error:
+                    _explain_call_signature(node, error)
+                    raise
+                if y is x and any(y is t for t in keras.tree.flatten(x)):
+                    self._build_without_graph()
+                    return
+                x = y
+        self._untracked("_functional", Functional(inputs=inputs, outputs=x))
+        self._untracked(
+            "_input_rank", (len(inputs.shape), inputs.shape[-1]) if inputs.shape else None
+        )
+
+    def _build_without_graph(self) -> None:
+        """A child returned its symbolic input itself (Keras 3.15's `Equalization` does).
+
+        Keras then records the child as the producer of its own input, a cycle: keras.Sequential
+        fails with "... is part of a cycle". Here the model keeps no graph (like a child without
+        shape inference), builds the children by tracing the stack, and takes a fresh input for
+        later rebuilds, since the old input's history now points at that child.
+        """
+        old = self._input_layer
+        self._untracked("_input_layer", InputLayer(batch_shape=old.batch_shape, dtype=old.dtype))
+        self._build_nested(tuple(old.batch_shape))
+
+    def _build_nested(self, input_shape: Any) -> None:
+        # Several inputs: keras.Sequential builds nothing here; tracing the stack once creates
+        # the children's weights now rather than inside the first compiled step.
         dtype = self.input_dtype
         inputs = keras.tree.map_shape_structure(
             lambda shape: keras.KerasTensor(shape, dtype=dtype), input_shape
         )
-        compute_output_spec(self.call, inputs, training=False)
-        if all(d is None or isinstance(d, int) for d in input_shape):  # one input: remember it
-            self._input_batch_shape = tuple(input_shape)
+        with contextlib.suppress(NotImplementedError):
+            compute_output_spec(self.call, inputs, training=False)
+
+    def _node(self, child: Any, passes: bool) -> Any:
+        """The child as a graph node: itself if a layer, else its (cached) `CallableChild`."""
+        if isinstance(child, keras.layers.Layer):
+            return child
+        wrapper = self._wrappers.get(id(child))
+        if wrapper is None or wrapper._fn is not child:
+            wrapper = CallableChild(child, passes)
+            self._wrappers[id(child)] = wrapper
+        return wrapper
+
+    # -- the functional surface ------------------------------------------------------------
+
+    def _graph(self, what: str) -> Functional:
+        if self._functional is None:
+            raise AttributeError(
+                f"TrainingSequential '{self.name}' has no defined {what} yet: its input shape is "
+                "not known. Fix: start it with `keras.Input(shape)`, call `model.build(shape)`, "
+                "or call it once."
+            )
+        return self._functional
+
+    @property
+    def inputs(self) -> list[Any]:
+        """The graph's input tensors (a list), once the input shape is known."""
+        return self._graph("inputs").inputs  # type: ignore[no-any-return]
+
+    @property
+    def outputs(self) -> list[Any]:
+        """The graph's output tensors (a list), once the input shape is known."""
+        return self._graph("outputs").outputs  # type: ignore[no-any-return]
+
+    @property
+    def input_shape(self) -> Any:
+        return self._graph("input shape").input_shape
+
+    @property
+    def output_shape(self) -> Any:
+        return self._graph("output shape").output_shape
+
+    @property
+    def input(self) -> Any:
+        """The graph's input tensor; before the input is known, Keras' node-based `input`."""
+        if self._functional is not None:
+            return self._functional.input
+        return super().input
+
+    @property
+    def output(self) -> Any:
+        """The graph's output tensor; before the input is known, Keras' node-based `output`."""
+        if self._functional is not None:
+            return self._functional.output
+        return super().output
+
+    def compute_output_spec(
+        self, inputs: Any, training: Any = None, mask: Any = None, **kwargs: Any
+    ) -> Any:
+        if self._functional is not None:
+            return self._functional.compute_output_spec(inputs, training=training, mask=mask)
+        return super().compute_output_spec(inputs, training=training, mask=mask, **kwargs)
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        if self._functional is not None:
+            return self._functional.compute_output_shape(input_shape)
+        shape = input_shape
+        for child, passes in self._plan:
+            node = self._node(child, passes)
+            shape = node.compute_output_shape(shape)
+        return shape
+
+    def export(
+        self,
+        filepath: Any,
+        format: str = "tf_saved_model",
+        verbose: Any = None,
+        input_signature: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Keras' `Model.export`; the signature comes from the graph, so no call is needed first.
+
+        The exported endpoint calls the model without `training`, so it runs in inference mode
+        (BatchNorm uses its moving statistics, Dropout is off).
+        """
+        if input_signature is None and self._functional is not None:
+            from keras.src.export.export_utils import make_input_spec
+
+            input_signature = [make_input_spec(x) for x in self._functional.inputs]
+        return super().export(
+            filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs
+        )
+
+    # -- calling ---------------------------------------------------------------------------
 
     # TensorFlow's AutoGraph must not convert this plumbing when a user's `tf.function` calls the
     # model (it runs as plain Python at trace time, as Keras' own `__call__` does); the marker is
@@ -249,6 +519,8 @@ class TrainingSequential(keras.Model):  # type: ignore[misc]
     def call(self, inputs: Any, training: Any = None, mask: Any = None) -> Any:
         if training is not None and training is not True and training is not False:
             training = scope.validate_training(training, f"TrainingSequential '{self.name}'")
+        if self._input_rank is not None:
+            inputs = _adjust_rank(inputs, self._input_rank)
         mode = scope.resolve(training)
         frame = scope.Frame(mode, None, self)
         return scope.run_in_frame(frame, self._run, (inputs, mode, mask), {})
@@ -264,8 +536,8 @@ class TrainingSequential(keras.Model):  # type: ignore[misc]
             for child, passes in plan:
                 x = child(x, training=mode) if passes else child(x)
         except BaseException:
-            if saved is not None:
-                _restore(saved)
+            # The "a failed call changes no statistics" rule, kept as one swappable call.
+            _rollback(saved)
             raise
         return x
 
@@ -292,10 +564,9 @@ class TrainingSequential(keras.Model):  # type: ignore[misc]
         where = type(self).__qualname__
         config = {k: encode(v, f"{where}({k}=...)") for k, v in self._constructor_arguments.items()}
         config.update(name=self.name, trainable=self.trainable, layers=children)
-        if self._input_batch_shape is not None:
-            config["build_input_shape"] = list(self._input_batch_shape)
-        if self._input_dtype is not None:
-            config["input_dtype"] = self._input_dtype
+        if self._input_layer is not None:
+            config["build_input_shape"] = list(self._input_layer.batch_shape)
+            config["input_dtype"] = self._input_layer.dtype
         return config
 
     @classmethod
@@ -316,14 +587,13 @@ class TrainingSequential(keras.Model):  # type: ignore[misc]
             for key, value in config.items()
             if key in parameters or open_kwargs
         }
+        if shape is not None:
+            children = [InputLayer(batch_shape=tuple(shape), dtype=dtype), *children]
         if "layers" in parameters:
             model = cls(layers=children, **kwargs)
         else:
             model = cls(**kwargs)
             _match_children(model, children)
-        if shape is not None and model._input_batch_shape is None:
-            model._input_dtype = dtype
-            model.build(tuple(shape))
         return model
 
 
@@ -339,16 +609,78 @@ def _takes_training(child: Any) -> bool:
 def _check_child(child: Any, index: int) -> None:
     if isinstance(child, type):
         raise InvalidChildError(
-            f"TrainingSequential child {index} is the class {child.__qualname__}, not an "
-            "instance. Expected a layer, a model or a callable. "
-            f"Fix: instantiate it, e.g. {child.__qualname__}(...)."
+            f"Only instances of `keras.Layer` (or callables) can be added to a "
+            f"TrainingSequential: child {index} is the class {child.__qualname__}, not an "
+            f"instance. Fix: instantiate it, e.g. {child.__qualname__}(...)."
         )
     if not callable(child):
         raise InvalidChildError(
-            f"TrainingSequential child {index} is {describe(child)}, which is not callable. "
+            f"Only instances of `keras.Layer` (or callables) can be added to a "
+            f"TrainingSequential: child {index} is {describe(child)}, which is not callable. "
             "Expected a Keras layer or model, a TrainingSequential, or a callable (function, "
             "lambda, object with __call__). Fix: pass a layer such as keras.layers.Dense(8)."
         )
+
+
+def _known_input_shape(first: Any) -> tuple[Any, ...] | None:
+    """The batch input shape a first child already knows (a Functional backbone, a built layer)."""
+    if not isinstance(first, keras.layers.Layer):
+        return None
+    try:
+        shape = first.input_shape  # Functional, Sequential, TrainingSequential
+    except (AttributeError, ValueError):
+        shape = None
+    if shape is None and first.built:
+        recorded = list((getattr(first, "_build_shapes_dict", None) or {}).values())
+        if len(recorded) == 1:
+            shape = recorded[0]
+            if isinstance(shape, (tuple, list)) and shape:
+                shape = (None, *tuple(shape)[1:])  # the batch size seen at build is not fixed
+    if isinstance(shape, (tuple, list)) and all(d is None or isinstance(d, int) for d in shape):
+        return tuple(shape)
+    return None
+
+
+def _adjust_rank(inputs: Any, reference: tuple[int, Any]) -> Any:
+    """Keras' Functional rule: one axis short gains a last axis of 1; one too many loses it."""
+    shape = getattr(inputs, "shape", None)
+    if shape is None or isinstance(inputs, (list, tuple, dict)):
+        return inputs
+    rank, last = reference
+    if len(shape) == rank - 1 and last == 1:
+        return keras.ops.expand_dims(inputs, -1)
+    if len(shape) == rank + 1 and shape[-1] == 1:
+        return keras.ops.squeeze(inputs, -1)
+    return inputs
+
+
+def _requires_training(layer: Any) -> bool:
+    """A `call` whose `training` has no default: keras.Sequential cannot call it, this model can."""
+    parameter = inspect.signature(layer.call).parameters.get("training")
+    return parameter is not None and parameter.default is parameter.empty
+
+
+def _explain_call_signature(layer: Any, error: TypeError) -> None:
+    """keras.Sequential's message for a child whose `call` takes more than one input."""
+    signature = inspect.signature(layer.call)
+    positional = [
+        p
+        for p in signature.parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    required = [p for p in positional if p.default is p.empty]
+    if not positional:
+        raise TrainingConfigError(
+            "Layers added to a TrainingSequential should have a single positional argument, "
+            f"the input tensor. Layer {type(layer).__name__} has no positional arguments."
+        ) from error
+    if len(required) > 1:
+        raise TrainingConfigError(
+            "Layers added to a TrainingSequential can only have a single required positional "
+            f"argument, the input tensor. Layer {type(layer).__name__} has multiple required "
+            f"positional arguments: {required}. Fix: give the others a default (a `training` "
+            "argument should default to None)."
+        ) from error
 
 
 def _snapshot(model: Any) -> list[tuple[Any, Any]] | None:
@@ -366,8 +698,18 @@ def _restore(saved: list[tuple[Any, Any]]) -> None:
         variable.assign(value)
 
 
+def _rollback(saved: list[tuple[Any, Any]] | None) -> None:
+    """Put back the statistics a failed training call changed (see `_snapshot`)."""
+    if saved is not None:
+        _restore(saved)
+
+
 def _match_children(model: TrainingSequential, saved: list[Any]) -> None:
     """A subclass that builds its own children: keep them, then append those added later."""
+    if saved and isinstance(saved[0], InputLayer):
+        if model._input_layer is None:
+            model._untracked("_input_layer", saved[0])
+        saved = saved[1:]
     made = [type(c).__name__ for c in model]
     wanted = [type(c).__name__ for c in saved]
     if wanted[: len(made)] != made:
@@ -379,3 +721,4 @@ def _match_children(model: TrainingSequential, saved: list[Any]) -> None:
         )
     for child in saved[len(made) :]:
         model.add(child, rebuild=False)
+    model._maybe_rebuild()

@@ -72,12 +72,22 @@ def accepts_training(obj: Any) -> bool:
     Note that `accepts_training` follows the *signature*: Keras' `Dense` declares `training` and
     ignores it, so `accepts_training(keras.layers.Dense(2))` is `True`.
 
+    Args:
+        obj: a Keras layer or model, or any callable.
+
+    Returns:
+        `True` if `obj` (its `call`, for a layer) has a parameter named `training`.
+
     Example:
 
-    >>> accepts_training(lambda x, training=False: x)
-    True
-    >>> accepts_training(lambda x, **kwargs: x)
-    False
+    ```python
+    import keras
+    from training_aware import accepts_training
+
+    assert accepts_training(lambda x, training=False: x)
+    assert not accepts_training(lambda x, **kwargs: x)     # **kwargs does not count
+    assert accepts_training(keras.layers.Dropout(0.5))
+    ```
     """
     if _is_keras_layer(obj):
         flag = getattr(obj, "_call_has_training_arg", None)
@@ -103,12 +113,17 @@ def call_with_training(fn: Callable[..., _T], *args: Any, training: Any, **kwarg
         training: the mode to pass on (`None`, a bool or a scalar boolean tensor).
         **kwargs: keyword arguments for `fn`.
 
+    Returns:
+        What `fn` returns.
+
     Example:
 
-    >>> call_with_training(lambda x: x + 1, 1, training=True)
-    2
-    >>> call_with_training(lambda x, training=False: training, 1, training=True)
-    True
+    ```python
+    from training_aware import call_with_training
+
+    assert call_with_training(lambda x: x + 1, 1, training=True) == 2
+    assert call_with_training(lambda x, training=False: training, 1, training=True) is True
+    ```
     """
     if accepts_training(fn):
         return fn(*args, training=training, **kwargs)

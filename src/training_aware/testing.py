@@ -1,10 +1,19 @@
 """Helpers for users' own test suites.
 
 ```python
+import keras
+import numpy as np
 from training_aware.testing import assert_training_modes
 
+def build_model():
+    inputs = keras.Input((4,))
+    h = keras.layers.BatchNormalization()(keras.layers.Dense(8)(inputs))
+    return keras.Model(inputs, keras.layers.Dropout(0.5)(h))
+
 def test_my_model_runs_in_the_right_modes():
-    assert_training_modes(build_model(), x_small, y_small)
+    assert_training_modes(build_model(), np.ones((8, 4), "float32"))
+
+test_my_model_runs_in_the_right_modes()
 ```
 """
 
@@ -38,6 +47,20 @@ def assert_training_modes(
 
     Raises:
         ModeMismatchError: the audit found a problem.
+
+    Example:
+
+    ```python
+    import keras
+    import numpy as np
+    from training_aware.testing import assert_training_modes
+
+    inputs = keras.Input((4,))
+    h = keras.layers.BatchNormalization()(keras.layers.Dense(8)(inputs))
+    model = keras.Model(inputs, keras.layers.Dropout(0.5)(h))
+    report = assert_training_modes(model, np.ones((8, 4), "float32"))
+    assert report.ok
+    ```
     """
     from training_aware.auditing import audit
 

@@ -6,6 +6,7 @@ import pytest
 
 from training_aware.lint import RULES, lint_source
 from training_aware.lint.checker import check_tree
+from training_aware.lint.rules import OPT_IN
 
 from .helpers import CASES
 
@@ -19,14 +20,14 @@ def _rule_of(name: str) -> str:
 
 @pytest.mark.parametrize("path", BAD, ids=lambda p: p.name)
 def test_bad_case_reports_exactly_its_rule(path):
-    findings = lint_source(path.read_bytes(), str(path))
+    findings = lint_source(path.read_bytes(), str(path), opt_in=OPT_IN)
     assert findings, f"{path.name}: no finding"
     assert {f.code for f in findings} == {_rule_of(path.name)}
 
 
 @pytest.mark.parametrize("path", GOOD, ids=lambda p: p.name)
 def test_good_case_is_clean(path):
-    assert lint_source(path.read_bytes(), str(path)) == []
+    assert lint_source(path.read_bytes(), str(path), opt_in=OPT_IN) == []
 
 
 def test_every_rule_has_a_bad_and_a_good_case():

@@ -1,4 +1,4 @@
-import tensorflow.keras.backend as K
+import keras.backend as K
 from keras.backend import set_learning_phase
 
 set_learning_phase(1)

@@ -5,15 +5,23 @@ Keras nor TensorFlow itself, so it runs in milliseconds in an editor or a pre-co
 The rules are listed in `RULES` and documented in docs/lint.md.
 
 Example:
-    >>> from training_aware.lint import lint_source
-    >>> [f.code for f in lint_source("import keras\\n"
-    ...     "class M(keras.Model):\\n"
-    ...     "    def __init__(self):\\n"
-    ...     "        super().__init__()\\n"
-    ...     "        self.drop = keras.layers.Dropout(0.5)\\n"
-    ...     "    def call(self, x):\\n"
-    ...     "        return self.drop(x)\\n")]
-    ['TA001']
+
+```python
+from training_aware.lint import lint_source
+
+source = '''
+import keras
+
+class M(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.drop = keras.layers.Dropout(0.5)
+
+    def call(self, x):                   # no `training` parameter
+        return self.drop(x)
+'''
+assert [finding.code for finding in lint_source(source)] == ["TA001"]
+```
 """
 
 from __future__ import annotations

@@ -64,6 +64,10 @@ class CallBodyChecker:
         typer: Typer,
         super_kind: tuple[str, Kind],
         report: Report,
+        *,
+        methods: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] | None = None,
+        fit_passes_mode: bool = False,
+        caller: CallBodyChecker | None = None,
     ) -> None:
         self.cls = cls_name
         self.func = func
@@ -78,6 +82,21 @@ class CallBodyChecker:
         # an explicit value from leaking), so a dropped or pinned flag there is no finding.
         self.aware = typer.is_training_aware(cls_name)
         self.fallback = 0
+        # What holds depends on the Keras the module targets. Keras 2 hands the mode to every
+        # sublayer through its call context and `fit` always passes `training=True`, so there
+        # only the version-independent parts (raw ops, `.call` bypass) are checked. `tf.keras`
+        # is Keras 3 from TensorFlow 2.16 on: a dropped flag (TA001, TA002) is checked, as its
+        # fix is right in both; a hard-coded one (TA004) is a working recipe in Keras 2.
+        self.mode_rules = typer.flavour in ("keras3", "tf.keras")
+        self.pin_rules = typer.flavour == "keras3"
+        # The model's own `train_step` calls `self(x, training=...)`: since Keras 3.10 that
+        # value reaches the sublayers through the call context, so `fit` is right.
+        self.fit_passes_mode = fit_passes_mode
+        self.methods = methods or {}
+        self.caller = caller
+        self.visited: set[str] = caller.visited if caller is not None else {func.name}
+        self.label = f"{cls_name}.{func.name}"
+        self.kwarg = func.args.kwarg.arg if func.args.kwarg is not None else None
 
     def run(self) -> None:
         """Check the whole body."""
@@ -161,6 +180,8 @@ class CallBodyChecker:
                 self.branch_test(current.test, scope)
             if isinstance(current, ast.Call):
                 self.check_call(current, scope)
+            elif isinstance(current, ast.Subscript):
+                self.check_kwargs_read(current, current.value, current.slice)
             stack.extend((child, scope) for child in ast.iter_child_nodes(current))
 
     def branch_test(self, test: ast.expr, env: dict[str, Ty]) -> None:
@@ -169,13 +190,62 @@ class CallBodyChecker:
             return
         for node in ast.walk(test):
             if isinstance(node, ast.Name) and node.id == "training":
-                self.report(node, "TA001", rules.ta001_op(self.cls, "if training"))
+                self.report(node, "TA001", rules.ta001_op(self.label, "if training"))
                 return
+
+    def check_helper(self, call: ast.Call, name: str) -> None:
+        """A helper method of the class called from `call` (`self._forward(x)`): its body runs
+        in this call, so its sublayer calls are checked as if written here."""
+        helper = self.methods[name]
+        self.visited.add(name)
+        sub = CallBodyChecker(
+            self.cls,
+            helper,
+            self.attrs,
+            self.typer,
+            (self.super_name, self.super_kind),
+            self.report,
+            methods=self.methods,
+            fit_passes_mode=self.fit_passes_mode,
+            caller=self,
+        )
+        sub.mode_rules, sub.pin_rules = self.mode_rules, self.pin_rules
+        if not sub.has_training:
+            # no parameter of its own: it sees exactly what its caller has
+            sub.has_training = self.has_training
+            sub.is_model = self.is_model
+        sub.run()
+
+    def check_kwargs_read(self, node: ast.AST, owner: ast.expr, key: ast.expr | None) -> None:
+        """TA001: `kwargs.get("training")` / `kwargs["training"]` in a `call` without a named
+        `training`: Keras 3 strips `training` from the keywords of such a `call` (`CallSpec`,
+        keras/src/layers/layer.py), so the read is always None; Keras 2 passes it in."""
+        if (
+            self.has_training
+            or not self.mode_rules
+            or self.kwarg is None
+            or self.caller is not None
+            or not (isinstance(owner, ast.Name) and owner.id == self.kwarg)
+            or not (isinstance(key, ast.Constant) and key.value == "training")
+        ):
+            return
+        self.report(node, "TA001", rules.ta001_kwargs(self.label, self.kwarg))
 
     def check_call(self, call: ast.Call, env: dict[str, Ty]) -> None:
         func = call.func
+        if isinstance(func, ast.Attribute) and func.attr in ("get", "pop") and call.args:
+            self.check_kwargs_read(call, func.value, call.args[0])
         if isinstance(func, ast.Attribute) and func.attr == "call":
             self.check_direct_call(call, func.value, env)
+            return
+        if (
+            isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Name)
+            and func.value.id == "self"
+            and func.attr in self.methods
+            and func.attr not in self.visited
+        ):
+            self.check_helper(call, func.attr)
             return
         if not self.has_training:
             path = self.typer.imports.resolve(func) if isinstance(func, ast.Attribute) else None
@@ -184,7 +254,7 @@ class CallBodyChecker:
                 and path.rsplit(".", 1)[-1] in _DROPOUT_OPS
                 and path.startswith(("tensorflow.", "keras."))
             ):
-                self.report(call, "TA001", rules.ta001_op(self.cls, describe(func)))
+                self.report(call, "TA001", rules.ta001_op(self.label, describe(func)))
                 return
         ty = self.typer.type_of(func, env)
         user = ty.user()
@@ -192,20 +262,22 @@ class CallBodyChecker:
         if self.aware and (value is not None or user is not None):
             return
         if value is not None and not isinstance(func, ast.Call):
+            if not self.pin_rules:
+                return
             key = expr_key(func) or ""
             unknown_attr = key.startswith("self.") and all(k is Kind.UNKNOWN for _, k in ty.items)
             if user is not None or unknown_attr:
-                self.report(call, "TA004", rules.ta004(f"`{self.cls}.call`", describe(func), value))
+                self.report(call, "TA004", rules.ta004(f"`{self.label}`", describe(func), value))
             return
-        if user is None or passes_training(call) or self.fallback:
+        if user is None or passes_training(call) or self.fallback or not self.mode_rules:
             return
         if self.has_training:
-            self.report(call, "TA002", rules.ta002(self.cls, describe(func), user))
-        elif self.is_model:
+            self.report(call, "TA002", rules.ta002(self.label, describe(func), user))
+        elif self.is_model and not self.fit_passes_mode:
             # A plain layer without `training` still gets the mode through Keras' call context
             # when its caller passes it (its caller is then checked); a model is the outermost
             # call, where `fit` passes nothing (FACTS F1).
-            self.report(call, "TA001", rules.ta001_sublayer(self.cls, describe(func), user))
+            self.report(call, "TA001", rules.ta001_sublayer(self.label, describe(func), user))
 
     def check_direct_call(self, call: ast.Call, owner: ast.expr, env: dict[str, Ty]) -> None:
         """TA003: `layer.call(...)` on a layer that uses `training`, or `super().call(...)`."""
@@ -217,11 +289,11 @@ class CallBodyChecker:
             and owner.func.id == "super"
         ):
             if self.super_kind is Kind.USES:
-                self.report(call, "TA003", rules.ta003_super(self.cls, self.super_name))
+                self.report(call, "TA003", rules.ta003_super(self.label, self.super_name))
             return
         user = self.typer.type_of(owner, env).user()
         if user is not None:
-            self.report(call, "TA003", rules.ta003_direct(self.cls, describe(owner), user))
+            self.report(call, "TA003", rules.ta003_direct(self.label, describe(owner), user))
 
 
 def _catches_type_error(handler: ast.ExceptHandler) -> bool:

@@ -5,6 +5,7 @@
 select = ["TA"]            # code prefixes to report (default: every rule)
 ignore = ["TA006"]         # code prefixes to drop
 exclude = ["generated/*"]  # globs, matched against names and paths relative to this file
+fix-style = "forward"      # --fix on TA001 in a model: "forward" or "base-class"
 ```
 
 Command-line `--select`/`--ignore` replace the file's lists; `--exclude` adds to its globs.
@@ -17,9 +18,10 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from training_aware.lint.rules import CODES
+from training_aware.lint.rules import CODES, OPT_IN
 
-_KEYS = frozenset({"select", "ignore", "exclude"})
+_KEYS = frozenset({"select", "ignore", "exclude", "fix-style"})
+FIX_STYLES = ("forward", "base-class")
 
 
 class ConfigError(Exception):
@@ -35,9 +37,13 @@ class Config:
     exclude: tuple[str, ...] = ()
     root: str | None = None
     source: str | None = None
+    fix_style: str = "forward"
 
     def wants(self, code: str) -> bool:
-        """Is `code` reported? The longest matching prefix of select/ignore decides."""
+        """Is `code` reported? The longest matching prefix of select/ignore decides; an opt-in
+        rule (TA009) is reported only when `select` names its full code."""
+        if code in OPT_IN and code not in self.select:
+            return False
         best_select = max((len(p) for p in self.select if code.startswith(p)), default=-1)
         best_ignore = max((len(p) for p in self.ignore if code.startswith(p)), default=-1)
         return best_select >= 0 and best_select > best_ignore
@@ -137,4 +143,7 @@ def load_config(start: str) -> Config:
     select = check_codes(_strings(table.get("select", ["TA"]), f"{where} select"), where)
     ignore = check_codes(_strings(table.get("ignore", []), f"{where} ignore"), where)
     exclude = tuple(_strings(table.get("exclude", []), f"{where} exclude"))
-    return Config(select=select, ignore=ignore, exclude=exclude, root=root, source=path)
+    fix_style = table.get("fix-style", "forward")
+    if fix_style not in FIX_STYLES:
+        raise ConfigError(f"{where} fix-style: expected one of {FIX_STYLES}, got {fix_style!r}")
+    return Config(select, ignore, exclude, root=root, source=path, fix_style=fix_style)

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 from training_aware import __version__
 from training_aware.lint.checker import check_tree
+from training_aware.lint.rules import OPT_IN
 
 
 class TrainingAwareChecker:
@@ -37,4 +38,6 @@ class TrainingAwareChecker:
             yield 1, 0, "TA000 too deeply nested to check; not checked", type(self)
             return
         for line, col, code, message in found:
+            if code in OPT_IN:  # opt-in rules are for `training-aware lint --select` only
+                continue
             yield line, col - 1, f"{code} {message}", type(self)

@@ -42,13 +42,39 @@ def normalise(path: str) -> str:
     return path
 
 
-class ImportMap:
-    """Local name -> dotted path, for the imports of one module (all nesting levels)."""
+KERAS3 = "keras3"
+KERAS2 = "keras2"
+TF_KERAS = "tf.keras"
+AMBIGUOUS = "ambiguous"
 
-    __slots__ = ("names",)
+# Import roots that pin the Keras a module targets.
+_KERAS3_ROOTS = frozenset({"keras", "keras_hub", "keras_nlp", "keras_rs"})
+_KERAS2_ROOTS = ("tf_keras", "tensorflow.python.keras", "tensorflow.compat.v1.keras")
+_TF_KERAS_ROOTS = ("tensorflow.keras", "tensorflow.compat.v2.keras")
+
+
+class ImportMap:
+    """Local name -> dotted path, for the imports of one module (all nesting levels).
+
+    `flavour` is the Keras the module targets, decided from its import statements alone:
+
+    - `"keras2"` when it imports `tf_keras` (or TensorFlow's bundled Keras 2,
+      `tensorflow.python.keras`, `tensorflow.compat.v1.keras`), whatever else it imports;
+    - `"keras3"` when it imports the `keras` package itself (or keras-hub / keras-nlp, which
+      exist only for Keras 3) and no Keras 2;
+    - `"tf.keras"` when it reaches Keras only through TensorFlow (`from tensorflow import
+      keras`, `tf.keras.layers...`): Keras 3 from TensorFlow 2.16 on, Keras 2 before it or under
+      `TF_USE_LEGACY_KERAS=1` (set by `set_flavour` from the source text);
+    - `"ambiguous"` otherwise: a `keras` name imported from another module (a re-export such as
+      `from .utils import keras`), or no Keras import at all.
+    """
+
+    __slots__ = ("flavour", "names", "raw")
 
     def __init__(self) -> None:
         self.names: dict[str, str] = {}
+        self.raw: dict[str, str] = {}  # local name -> dotted path as imported (not normalised)
+        self.flavour = AMBIGUOUS
 
     @classmethod
     def from_statements(cls, statements: Iterable[ast.stmt]) -> ImportMap:
@@ -61,14 +87,23 @@ class ImportMap:
             The map; a later import of the same local name wins, as at run time.
         """
         imports = cls()
+        raw: list[str] = []
         for node in statements:
+            if isinstance(node, ast.Import):
+                raw.extend(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                raw.append(node.module)
+                if node.module.startswith("tensorflow"):  # `from tensorflow import keras`
+                    raw.extend(f"{node.module}.{alias.name}" for alias in node.names)
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     if alias.asname is not None:
                         imports.names[alias.asname] = normalise(alias.name)
+                        imports.raw[alias.asname] = alias.name
                     else:
                         top = alias.name.split(".", 1)[0]
                         imports.names[top] = normalise(top)
+                        imports.raw[top] = top
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 base = node.module
                 for alias in node.names:
@@ -76,6 +111,12 @@ class ImportMap:
                         continue
                     local = alias.asname or alias.name
                     imports.names[local] = normalise(f"{base}.{alias.name}")
+                    imports.raw[local] = f"{base}.{alias.name}"
+            elif isinstance(node, ast.ImportFrom):
+                for alias in node.names:  # a relative import: a name of unknown origin
+                    imports.names.pop(alias.asname or alias.name, None)
+                    imports.raw.pop(alias.asname or alias.name, None)
+        imports.flavour = _flavour(raw)
         return imports
 
     def resolve(self, node: ast.expr) -> str | None:
@@ -101,6 +142,19 @@ class ImportMap:
             return root
         parts.reverse()
         return normalise(root + "." + ".".join(parts))
+
+
+def _flavour(paths: list[str]) -> str:
+    def under(path: str, roots: Iterable[str]) -> bool:
+        return any(path == r or path.startswith(r + ".") for r in roots)
+
+    if any(under(p, _KERAS2_ROOTS) for p in paths):
+        return KERAS2
+    if any(p.split(".", 1)[0] in _KERAS3_ROOTS for p in paths):
+        return KERAS3
+    if any(under(p, _TF_KERAS_ROOTS) for p in paths):
+        return TF_KERAS
+    return AMBIGUOUS
 
 
 def collect_imports(tree: ast.Module) -> ImportMap:

@@ -41,7 +41,7 @@ def _is_zero(node: ast.expr) -> bool:
     return node.value in (0, 0.0, None)
 
 
-def keras_kind(name: str, call: ast.Call, typer: Typer) -> Kind:
+def keras_kind(name: str, call: ast.Call, typer: Typer, env: dict[str, Ty]) -> Kind:
     """The kind of the Keras layer `name` built by the constructor call `call`."""
     if name in _OPAQUE:
         return Kind.UNKNOWN
@@ -52,7 +52,7 @@ def keras_kind(name: str, call: ast.Call, typer: Typer) -> Kind:
                 inner = kw.value
         if inner is None:
             return Kind.UNKNOWN
-        ty = typer.type_of(inner, {})
+        ty = typer.type_of(inner, env)
         if ty.user() is not None:
             return Kind.USES
         known = ty.items and all(k in (Kind.IGNORES, Kind.NOTRAIN) for _, k in ty.items)
@@ -69,14 +69,36 @@ def keras_kind(name: str, call: ast.Call, typer: Typer) -> Kind:
     if name in IGNORES_TRAINING:
         return Kind.IGNORES
     if name in ("Model", "Functional"):
+        # a Functional model: what its `outputs` were built from, when the module shows it
+        outputs = call.args[1] if len(call.args) > 1 else None
+        for kw in call.keywords:
+            if kw.arg == "outputs":
+                outputs = kw.value
+        if outputs is not None:
+            ty = typer.type_of(outputs, env)
+            kind = (ty.elems or ty).tensor_kind()
+            if kind is Kind.USES:
+                return Kind.USES
+            if kind is Kind.IGNORES:
+                return Kind.IGNORES
         return Kind.MODEL
     if name == "Sequential":
-        if call.args and isinstance(call.args[0], ast.List | ast.Tuple):
-            ty = Ty()
-            for elt in call.args[0].elts:
-                ty = ty.union(typer.type_of(elt, {}))
-            if ty.user() is not None:
+        layers = call.args[0] if call.args else None
+        for kw in call.keywords:
+            if kw.arg == "layers":
+                layers = kw.value
+        if layers is not None:
+            # a list or tuple literal, a comprehension (`[Block() for _ in range(n)]`), or a
+            # local list built by a loop
+            elems = typer.type_of(layers, env).elems
+            if elems is not None and elems.user() is not None:
                 return Kind.USES
+            if (
+                elems is not None
+                and elems.items
+                and all(k in (Kind.IGNORES, Kind.NOTRAIN) for _, k in elems.items)
+            ):
+                return Kind.IGNORES  # every layer known, none uses `training`
         return Kind.MODEL
     if name == "Layer":
         return Kind.UNKNOWN

@@ -74,17 +74,30 @@ def check_functional_pins(tree: ast.Module, source: str, typer: Typer, report: R
     for node in nodes_at(tree.body, match_lines(source, _LITERAL_TRAINING)):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Call):
             value = literal_training(node)
-            if value is not None and typer.type_of_constructor(node.func).user() is not None:
+            if (
+                value is not None
+                and typer.flavour == "keras3"
+                and typer.type_of_constructor(node.func).user() is not None
+            ):
                 where = "This functional call"
                 report(node, "TA004", rules.ta004(where, describe(node.func), value))
 
 
 def check_learning_phase(tree: ast.Module, source: str, typer: Typer, report: Report) -> None:
-    """TA007: the learning-phase API of a Keras backend module (FACTS F11)."""
+    """TA007: the learning-phase API of a Keras backend module (FACTS F11), in Keras 3 code,
+    where it does not exist; TA009 (opt-in migration hint) in Keras 2 or `tf.keras` code,
+    where it works."""
+
+    def emit(node: ast.AST, name: str) -> None:
+        if typer.flavour == "keras3" and name.startswith("keras."):
+            report(node, "TA007", rules.ta007(name))
+        else:
+            report(node, "TA009", rules.ta009(name))
+
     for node in nodes_at(tree.body, match_lines(source, _LEARNING_PHASE_TEXT)):
         if isinstance(node, ast.Attribute) and node.attr in _LEARNING_PHASE:
             if typer.imports.resolve(node.value) in BACKEND_MODULES:
-                report(node, "TA007", rules.ta007(describe(node)))
+                emit(node, _spelled(node, typer))
         elif (
             isinstance(node, ast.ImportFrom)
             and node.module
@@ -93,7 +106,20 @@ def check_learning_phase(tree: ast.Module, source: str, typer: Typer, report: Re
         ):
             for alias in node.names:
                 if alias.name in _LEARNING_PHASE:
-                    report(node, "TA007", rules.ta007(f"{node.module}.{alias.name}"))
+                    emit(node, f"{node.module}.{alias.name}")
+
+
+def _spelled(node: ast.Attribute, typer: Typer) -> str:
+    """`K.learning_phase` as the module spells it, rooted at what `K` was imported as
+    (`keras.backend.learning_phase`, `tf_keras.backend.learning_phase`, ...)."""
+    root: ast.expr = node
+    while isinstance(root, ast.Attribute):
+        root = root.value
+    raw = typer.imports.raw.get(root.id) if isinstance(root, ast.Name) else None
+    text = describe(node)
+    if raw is None or not isinstance(root, ast.Name):
+        return text
+    return raw + text[len(root.id) :]
 
 
 def check_gradients(tree: ast.Module, source: str, typer: Typer, report: Report) -> None:
@@ -111,15 +137,27 @@ def check_gradients(tree: ast.Module, source: str, typer: Typer, report: Report)
     if not (has_tape or has_backward or grad_funcs):
         return
     module_env = _local_env(tree.body, {}, typer)
+    frozen = _frozen(tree, source)
     for func, owner in _functions(tree.body, None):
         env = dict(module_env)
         self_ty: Ty | None = None
+        methods: dict[str, Func] = {}
         if owner is not None and typer.is_layer_like(owner.name):
-            env.update(collect_attributes(owner, typer))
+            attrs = collect_attributes(owner, typer)
+            env.update(attrs)
             kind = typer.class_kind(owner.name)
             if kind is Kind.UNKNOWN or kind is Kind.NOTRAIN:
-                kind = Kind.MODEL if find_call(owner) is None else kind
+                # `self` in a Keras model is a model; it counts as having nothing
+                # mode-dependent only when `call` exists and every sublayer is known.
+                unknown = any(k is Kind.UNKNOWN for ty in attrs.values() for _, k in ty.items)
+                if find_call(owner) is None or (typer.is_model_like(owner.name) and unknown):
+                    kind = Kind.MODEL
             self_ty = Ty(frozenset({(owner.name, kind)}))
+            methods = {
+                n.name: n
+                for n in owner.body
+                if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+            }
         for arg in (*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs):
             if arg.annotation is not None:
                 name = keras_layer_name(typer.imports.resolve(arg.annotation))
@@ -129,14 +167,152 @@ def check_gradients(tree: ast.Module, source: str, typer: Typer, report: Report)
         if self_ty is not None:
             env["self"] = self_ty
         label = f"{owner.name}.{func.name}" if owner is not None else func.name
+        region = _Region(env, label, report, methods, frozen)
         if func.name in grad_funcs or (has_backward and _calls_backward(func, backward)):
-            _check_region(func.body, env, label, report)
+            region.check(func.body, None)
         elif has_tape:
-            for body in _tape_bodies(func.body, typer):
-                _check_region(body, env, label, report)
+            tapes = list(_tape_bodies(func.body, typer))
+            for body, names, line in tapes:
+                region.check(body, _trained(func.body, names, line, _next_tape(tapes, line)))
     if has_tape:
-        for body in _tape_bodies(tree.body, typer, top_level=True):
-            _check_region(body, module_env, "<module>", report)
+        region = _Region(module_env, "<module>", report, {}, frozen)
+        tapes = list(_tape_bodies(tree.body, typer, top_level=True))
+        for body, names, line in tapes:
+            region.check(body, _trained(tree.body, names, line, _next_tape(tapes, line)))
+
+
+# Attributes whose value is (part of) the variables a model trains.
+_TRAINABLE = frozenset({"trainable_variables", "trainable_weights", "trainable_vars"})
+_TRAINABLE_FALSE = re.compile(r"\.trainable\s*=\s*False")
+
+
+def _frozen(tree: ast.Module, source: str) -> frozenset[str]:
+    """Names and `self.` attributes set `.trainable = False` anywhere in the module."""
+    if not _TRAINABLE_FALSE.search(source):
+        return frozenset()
+    out: set[str] = set()
+    for node in nodes_at(tree.body, match_lines(source, _TRAINABLE_FALSE)):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Attribute) and target.attr == "trainable":
+                    key = expr_key(target.value)
+                    if key is not None:
+                        out.add(key)
+    return frozenset(out)
+
+
+def _next_tape(tapes: list[tuple[list[ast.stmt], frozenset[str], int]], line: int) -> int:
+    """The line of the next tape block after `line` (the end of this tape's gradients)."""
+    later = [start for _, _, start in tapes if start > line]
+    return min(later) if later else 1 << 30
+
+
+def _trained(body: list[ast.stmt], tapes: frozenset[str], start: int, end: int) -> frozenset[str]:
+    """Whose variables the tape differentiates: the owners of the `trainable_variables` in
+    `tape.gradient(loss, sources)` (`self`, `model`, `self.generator`) between this tape block
+    (line `start`) and the next one (`end`), following a local name (`tvars =
+    model.trainable_variables`). Empty when the sources are something else (inputs, for
+    attribution methods: inference mode is the intent) or are not found."""
+    if not tapes:
+        return frozenset()
+    assigns: dict[str, ast.expr] = {}
+    sources: list[ast.expr] = []
+    for stmt in body:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target = node.targets[0]
+                if isinstance(target, ast.Name):
+                    assigns[target.id] = node.value
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "gradient"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id in tapes
+                and start <= node.lineno < end
+            ):
+                sources.extend(node.args[1:2])
+                sources.extend(kw.value for kw in node.keywords if kw.arg == "sources")
+    owners: set[str] = set()
+    seen: set[str] = set()
+    while sources:
+        for node in ast.walk(sources.pop()):
+            if isinstance(node, ast.Attribute) and node.attr in _TRAINABLE:
+                key = expr_key(node.value)
+                if key is not None:
+                    owners.add(key)
+            elif isinstance(node, ast.Name) and node.id in assigns and node.id not in seen:
+                seen.add(node.id)
+                sources.append(assigns[node.id])
+    return frozenset(owners)
+
+
+class _Region:
+    """Calls of models in a gradient region of one function (and the helper methods of its
+    class that the region calls)."""
+
+    def __init__(
+        self,
+        env: dict[str, Ty],
+        label: str,
+        report: Report,
+        methods: dict[str, Func],
+        frozen: frozenset[str],
+    ) -> None:
+        self.env = env
+        self.label = label
+        self.report = report
+        self.methods = methods
+        self.frozen = frozen
+
+    def check(
+        self,
+        body: list[ast.stmt],
+        trained: frozenset[str] | None,
+        via: frozenset[str] = frozenset(),
+    ) -> None:
+        """Report model calls without `training` in `body`. `trained`: whose variables get
+        gradients (None: all of them, for `jax.grad` and `.backward()`)."""
+        if trained is not None and not trained:
+            return
+        for stmt in body:
+            for node in ast.walk(stmt):
+                if not isinstance(node, ast.Call) or passes_training(node):
+                    continue
+                helper = _helper_name(node)
+                if helper is not None and helper in self.methods:
+                    if helper not in via:
+                        self.check(self.methods[helper].body, trained, via | {helper})
+                    continue
+                key = expr_key(node.func)
+                if key is None:
+                    continue
+                if key not in self.env or key in self.frozen:
+                    continue
+                if trained is not None and not (
+                    key in trained
+                    or ("self" in trained and key.startswith("self."))
+                    # `self(...)` runs its sublayers, so it trains `self.model`'s variables
+                    or (key == "self" and any(o.startswith("self.") for o in trained))
+                ):
+                    continue
+                if self.env[key].is_model():
+                    label = self.label
+                    if via:
+                        label = f"{self.label}` (through `self.{'`, `self.'.join(sorted(via))}`)"
+                        label = label.rstrip("`")
+                    self.report(node, "TA006", rules.ta006(label, key))
+
+
+def _helper_name(call: ast.Call) -> str | None:
+    func = call.func
+    if (
+        isinstance(func, ast.Attribute)
+        and isinstance(func.value, ast.Name)
+        and func.value.id == "self"
+    ):
+        return func.attr
+    return None
 
 
 def find_call(cls: ast.ClassDef) -> Func | None:
@@ -144,18 +320,6 @@ def find_call(cls: ast.ClassDef) -> Func | None:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == "call":
             return node
     return None
-
-
-def _check_region(body: list[ast.stmt], env: dict[str, Ty], label: str, report: Report) -> None:
-    for stmt in body:
-        for node in ast.walk(stmt):
-            if not isinstance(node, ast.Call) or passes_training(node):
-                continue
-            key = expr_key(node.func)
-            if key is None or key not in env:
-                continue
-            if env[key].is_model():
-                report(node, "TA006", rules.ta006(label, key))
 
 
 def _functions(
@@ -177,12 +341,14 @@ def _functions(
 
 def _tape_bodies(
     body: list[ast.stmt], typer: Typer, top_level: bool = False
-) -> Iterator[list[ast.stmt]]:
+) -> Iterator[tuple[list[ast.stmt], frozenset[str], int]]:
     """Bodies of `with ...GradientTape(...)` blocks, not descending into nested functions."""
     for node in body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             continue
         if isinstance(node, ast.With | ast.AsyncWith):
+            names: set[str] = set()
+            is_tape = False
             for item in node.items:
                 ctx = item.context_expr
                 func = ctx.func if isinstance(ctx, ast.Call) else ctx
@@ -192,8 +358,13 @@ def _tape_bodies(
                     else None
                 )
                 if path is not None and path.endswith("GradientTape"):
-                    yield node.body
-                    break
+                    # `with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:`
+                    is_tape = True
+                    var = item.optional_vars
+                    if isinstance(var, ast.Name):
+                        names.add(var.id)
+            if is_tape:
+                yield node.body, frozenset(names), node.lineno
             else:
                 yield from _tape_bodies(node.body, typer, top_level)
             continue

@@ -16,6 +16,7 @@ class Rule:
     code: str
     summary: str
     facts: tuple[str, ...]
+    default: bool = True  # False: opt-in, reported only when `--select` names the full code
 
 
 RULES: dict[str, Rule] = {
@@ -37,11 +38,18 @@ RULES: dict[str, Rule] = {
         Rule("TA005", "`call` defaults `training=True`", ("F9",)),
         Rule("TA006", "model called under a gradient computation without `training=True`", ()),
         Rule("TA007", "removed `learning_phase` API", ("F11",)),
-        Rule("TA008", "Layer subclass overrides `__call__`", ()),
+        Rule("TA008", "Layer subclass overrides `__call__` and drops `training`", ()),
+        Rule(
+            "TA009",
+            "learning-phase API in Keras 2 / `tf.keras` code (opt-in Keras 3 migration hint)",
+            ("F11",),
+            default=False,
+        ),
     )
 }
 
 CODES: tuple[str, ...] = tuple(RULES)
+OPT_IN: frozenset[str] = frozenset(code for code, rule in RULES.items() if not rule.default)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +85,7 @@ def where(cls: str, func: str) -> str:
 def ta001_sublayer(cls: str, callee: str, layer: str) -> str:
     """TA001 at a call of a mode-dependent sublayer in a model's `call` without `training`."""
     return (
-        f"`{cls}.call` has no `training` parameter but calls `{callee}` ({layer}), whose "
+        f"`{cls}` has no `training` parameter but calls `{callee}` ({layer}), whose "
         f"behaviour depends on it; add `training=None` to `call` and pass `training=training`"
     )
 
@@ -85,15 +93,23 @@ def ta001_sublayer(cls: str, callee: str, layer: str) -> str:
 def ta001_op(cls: str, op: str) -> str:
     """TA001 at a dropout op or a branch on `training` in a `call` without `training`."""
     return (
-        f"`{cls}.call` has no `training` parameter but uses the mode-dependent `{op}`; add "
+        f"`{cls}` has no `training` parameter but uses the mode-dependent `{op}`; add "
         f"`training=None` to `call` and apply it only when `training` is true"
+    )
+
+
+def ta001_kwargs(cls: str, kwarg: str) -> str:
+    """TA001 at `kwargs.get("training")` in a `call` without a named `training` (Keras 3)."""
+    return (
+        f"`{cls}` reads `training` from `**{kwarg}`, but Keras 3 passes `training` only to a "
+        f"`call` that names it, so this is always None; add `training=None` to `call`"
     )
 
 
 def ta002(cls: str, callee: str, layer: str) -> str:
     """TA002 at a call of a mode-dependent sublayer that does not pass `training`."""
     return (
-        f"`{cls}.call` calls `{callee}` ({layer}) without `training`; pass "
+        f"`{cls}` calls `{callee}` ({layer}) without `training`; pass "
         f"`training=training` (on JAX it runs in inference mode during `fit`)"
     )
 
@@ -101,7 +117,7 @@ def ta002(cls: str, callee: str, layer: str) -> str:
 def ta003_direct(cls: str, callee: str, layer: str) -> str:
     """TA003 at `layer.call(...)` on a mode-dependent layer."""
     return (
-        f"`{cls}.call` calls `{callee}.call(...)` ({layer}) directly, bypassing `__call__`, so "
+        f"`{cls}` calls `{callee}.call(...)` ({layer}) directly, bypassing `__call__`, so "
         f"`training` never arrives; call `{callee}(..., training=training)` instead"
     )
 
@@ -109,7 +125,7 @@ def ta003_direct(cls: str, callee: str, layer: str) -> str:
 def ta003_super(cls: str, base: str) -> str:
     """TA003 at `super().call(...)` that does not forward `training`."""
     return (
-        f"`{cls}.call` calls `super().call(...)` ({base}) without forwarding `training`; "
+        f"`{cls}` calls `super().call(...)` ({base}) without forwarding `training`; "
         f"pass `training=training`"
     )
 
@@ -142,8 +158,16 @@ def ta006(func: str, callee: str) -> str:
 def ta007(name: str) -> str:
     """TA007 at a use of the removed learning-phase API."""
     return (
-        f"`{name}` was removed in Keras 3 and has no replacement; pass `training` explicitly, "
-        f"or scope a mode with `override_modes(...)` or `PinnedMode(...)`"
+        f"`{name}` was removed in Keras 3, which has no global mode any more; pass `training` "
+        f"explicitly, or scope a mode with `override_modes(...)` or `PinnedMode(...)`"
+    )
+
+
+def ta009(name: str) -> str:
+    """TA009 at a use of the learning-phase API in Keras 2 (or `tf.keras`) code."""
+    return (
+        f"`{name}` works in Keras 2 but does not exist in Keras 3; when migrating, pass "
+        f"`training` explicitly, or scope a mode with `override_modes(...)` or `PinnedMode(...)`"
     )
 
 

@@ -13,14 +13,19 @@ import os
 import sys
 from collections.abc import Sequence
 
+from training_aware.lint import fix_command
 from training_aware.lint.checker import lint_source
 from training_aware.lint.config import Config, ConfigError, check_codes, load_config
 from training_aware.lint.files import discover, read_source
-from training_aware.lint.rules import RULES, Finding
+from training_aware.lint.rules import OPT_IN, RULES, Finding
 
 
 def _parser() -> argparse.ArgumentParser:
-    rules = "\n".join(f"  {code}  {rule.summary}" for code, rule in RULES.items())
+    rules = "\n".join(
+        f"  {code}  {rule.summary}"
+        + ("" if rule.default else f" [off by default: --select {code}]")
+        for code, rule in RULES.items()
+    )
     parser = argparse.ArgumentParser(
         prog="training-aware lint",
         description="Statically check Keras code for a lost `training` flag. Imports nothing "
@@ -36,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--exclude", metavar="GLOBS", default="", help="comma-separated globs to skip"
     )
+    fix_command.add_arguments(parser)
     return parser
 
 
@@ -55,7 +61,7 @@ def lint_paths(paths: Sequence[str], config: Config) -> list[Finding]:
         if source.data is None:
             found = [Finding(path, 1, 1, "TA000", source.error or "cannot read")]
         else:
-            found = lint_source(source.data, path)
+            found = lint_source(source.data, path, opt_in=OPT_IN)
         findings.extend(f for f in found if config.wants(f.code))
     return findings
 
@@ -88,6 +94,8 @@ def main(argv: list[str]) -> int:
     except ConfigError as exc:
         print(f"training-aware lint: {exc}", file=sys.stderr)
         return 2
+    if args.fix or args.diff:
+        return fix_command.run(args, config)
     findings = lint_paths(args.paths, config)
     try:
         if args.format == "json":

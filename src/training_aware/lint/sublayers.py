@@ -29,6 +29,9 @@ def collect_attributes(cls: ast.ClassDef, typer: Typer) -> dict[str, Ty]:
     Returns:
         A mapping `self.attr` -> type, ready to use as the environment of `call`.
     """
+    cached = typer.attr_cache.get(id(cls))
+    if cached is not None:
+        return dict(cached)
     attrs: dict[str, Ty] = {}
     seen = {cls.name}
     chain: list[ast.ClassDef] = []
@@ -43,6 +46,7 @@ def collect_attributes(cls: ast.ClassDef, typer: Typer) -> dict[str, Ty]:
     for ancestor in reversed(chain):
         _collect_own(ancestor, typer, attrs)
     _collect_own(cls, typer, attrs)
+    typer.attr_cache[id(cls)] = dict(attrs)
     return attrs
 
 
@@ -50,7 +54,27 @@ def _collect_own(cls: ast.ClassDef, typer: Typer, attrs: dict[str, Ty]) -> None:
     for method in cls.body:
         if isinstance(method, ast.FunctionDef | ast.AsyncFunctionDef) and method.name != "call":
             env = dict(attrs)
+            if method.name == "__init__" and _assigns_a_parameter(method):
+                # sub-models handed to the constructor: typed from where the module builds it
+                env.update(typer.ctor_args(cls.name))
             _scan(method.body, env, attrs, typer)
+
+
+def _assigns_a_parameter(method: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    params = {a.arg for a in (*method.args.posonlyargs, *method.args.args, *method.args.kwonlyargs)}
+    return any(
+        isinstance(stmt, ast.Assign)
+        and isinstance(stmt.value, ast.Name)
+        and stmt.value.id in params
+        for stmt in method.body
+    )
+
+
+def scan_locals(body: list[ast.stmt], env: dict[str, Ty], typer: Typer) -> dict[str, Ty]:
+    """The types of the local names a block assigns (loops and `.append` included)."""
+    env = dict(env)
+    _scan(body, env, {}, typer)
+    return env
 
 
 def _set(key: str, ty: Ty, env: dict[str, Ty], attrs: dict[str, Ty]) -> None:

@@ -14,6 +14,8 @@ import ast
 import enum
 from dataclasses import dataclass
 
+TENSOR = "<tensor>"  # a symbolic tensor of a Functional graph (its kind: what built it)
+
 
 class Kind(enum.Enum):
     """What a class's `call` does with `training`."""
@@ -45,13 +47,24 @@ class Ty:
     def user(self) -> str | None:
         """The name of a class in the set whose `call` uses `training`, or None."""
         for name, kind in sorted(self.items, key=lambda item: item[0]):
-            if kind is Kind.USES:
+            if kind is Kind.USES and name != TENSOR:
                 return name
         return None
 
     def is_model(self) -> bool:
         """True if some class in the set certainly takes `training` (a layer using it, a model)."""
-        return any(kind in (Kind.USES, Kind.MODEL) for _, kind in self.items)
+        return any(kind in (Kind.USES, Kind.MODEL) and n != TENSOR for n, kind in self.items)
+
+    def tensor_kind(self) -> Kind | None:
+        """For a symbolic tensor of a Functional graph: USES when a layer upstream uses
+        `training`, IGNORES when every layer upstream is known to ignore it, UNKNOWN when some
+        input or layer is unknown; None when this is not (only) a tensor."""
+        if not self.items or any(n != TENSOR for n, _ in self.items):
+            return None
+        kinds = {k for _, k in self.items}
+        if Kind.USES in kinds:
+            return Kind.USES
+        return Kind.IGNORES if kinds == {Kind.IGNORES} else Kind.UNKNOWN
 
     def without(self, names: frozenset[str]) -> Ty:
         """The type in the `else` branch of `isinstance(value, names)`."""
@@ -86,3 +99,17 @@ def expr_key(node: ast.expr) -> str | None:
     ):
         return "self." + node.attr
     return None
+
+
+def tensor(kind: Kind) -> Ty:
+    """A symbolic tensor whose upstream layers have `kind` (USES, IGNORES or UNKNOWN)."""
+    return Ty(frozenset({(TENSOR, kind)}))
+
+
+def merge_tensors(kinds: list[Kind]) -> Ty:
+    """The tensor produced from inputs and layers of `kinds`."""
+    if Kind.USES in kinds:
+        return tensor(Kind.USES)
+    if kinds and all(k in (Kind.IGNORES, Kind.NOTRAIN) for k in kinds):
+        return tensor(Kind.IGNORES)
+    return tensor(Kind.UNKNOWN)
