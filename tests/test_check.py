@@ -351,7 +351,6 @@ def _guide_model(default: object) -> type:
     return forwards_training(always=True)(Guide)
 
 
-@pytest.mark.backend
 @pytest.mark.parametrize("default", [None, False], ids=["training=None", "training=False"])
 def test_correct_model_raises_nothing_anywhere(default: object) -> None:
     guide = _guide_model(default)
@@ -396,7 +395,6 @@ def test_a_latent_drop_is_reported_on_a_call_without_mode() -> None:
         forwards_training(type("Latent", (Forgetful,), {}))()(X)
 
 
-@pytest.mark.backend
 def test_layers_whose_mode_changes_nothing_are_not_reported() -> None:
     class Declares(keras.layers.Layer):
         def call(self, x, training=None):  # type: ignore[no-untyped-def]

@@ -306,7 +306,6 @@ class _Positional(TrainingAwareModel):
         return self.spy(x, None) if self.how == "none" else self.spy(x, training)
 
 
-@pytest.mark.backend
 @pytest.mark.parametrize("how", ["none", "flag"])
 def test_positional_training_reaches_the_child(how: str) -> None:
     model = _Positional(how)
@@ -337,7 +336,6 @@ class _Root(TrainingAwareModel):
         return self.spy(x, training=self.child_value)
 
 
-@pytest.mark.backend
 @pytest.mark.parametrize("value", _ACCEPTED, ids=repr)
 def test_valid_training_values_are_accepted_at_the_root_and_for_a_child(value: object) -> None:
     model = _Root()
@@ -351,7 +349,6 @@ def test_valid_training_values_are_accepted_at_the_root_and_for_a_child(value: o
     assert all(type(mode) is bool for mode in model.spy.modes), "normalised to Python bools"
 
 
-@pytest.mark.backend
 @pytest.mark.parametrize("value", _REJECTED, ids=repr)
 def test_invalid_training_values_are_rejected_at_the_root_and_for_a_child(value: object) -> None:
     model = _Root()

@@ -28,7 +28,6 @@ APPLICATIONS = {
 
 
 @pytest.mark.slow
-@pytest.mark.backend
 @pytest.mark.parametrize("name", list(APPLICATIONS))
 def test_application_raises_nothing(name: str) -> None:
     build = getattr(keras.applications, name)

@@ -57,7 +57,6 @@ CASES = {
 
 
 @pytest.mark.slow
-@pytest.mark.backend
 @pytest.mark.parametrize("name", list(CASES))
 def test_keras_hub_task_raises_nothing(name: str) -> None:
     make, extra, labels = CASES[name]
@@ -78,7 +77,6 @@ def _strict_subclass(base: type) -> type:
 
 
 @pytest.mark.slow
-@pytest.mark.backend
 def test_training_check_error_on_keras_hub_layers_by_dynamic_subclassing() -> None:
     encoder = _strict_subclass(keras_hub.layers.TransformerEncoder)
     decoder = _strict_subclass(keras_hub.layers.TransformerDecoder)
@@ -96,7 +94,6 @@ def test_training_check_error_on_keras_hub_layers_by_dynamic_subclassing() -> No
 
 
 @pytest.mark.slow
-@pytest.mark.backend
 def test_a_planted_drop_in_a_keras_hub_model_is_caught() -> None:
     class Head(keras.layers.Layer):
         def __init__(self, **kwargs) -> None:  # type: ignore[no-untyped-def]

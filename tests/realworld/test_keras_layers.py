@@ -35,7 +35,6 @@ def _containers() -> keras.Model:
 
 
 @pytest.mark.slow
-@pytest.mark.backend
 def test_keras_containers_raise_nothing() -> None:
     model = _containers()
     assert strict(model) >= 12
@@ -59,7 +58,6 @@ class _Forgetful(keras.layers.Layer):
 
 
 @pytest.mark.slow
-@pytest.mark.backend
 def test_a_planted_drop_inside_keras_containers_is_caught() -> None:
     inputs = keras.Input((5, 6))
     h = keras.layers.TimeDistributed(keras.Sequential([keras.layers.Dense(6), _Forgetful()]))(
