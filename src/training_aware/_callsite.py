@@ -111,18 +111,48 @@ def locate(frame: FrameType, name: str = "") -> Site:
     lines = linecache.getlines(code.co_filename, frame.f_globals)
     source = "".join(lines)
     tree = _parse(source) if source else None
+    first, indent = 1, 0
     if tree is None:
-        return Site(code.co_filename, frame.f_lineno)
+        # Not a Python file (a doctest, a Markdown page run by Sybil): the function's own lines.
+        found = _function_source(code)
+        if found is None:
+            return Site(code.co_filename, frame.f_lineno)
+        source, first, indent = found
+        tree = _parse(source)
+        if tree is None:
+            return Site(code.co_filename, frame.f_lineno)
     position = _position(frame)
     candidates = _calls(tree)
     if position is not None:
         for call in candidates:
-            if (call.lineno, call.col_offset, call.end_lineno, call.end_col_offset) == position:
-                return Site(code.co_filename, call.lineno, source, call)
-    on_line = [c for c in candidates if c.lineno <= frame.f_lineno <= (c.end_lineno or c.lineno)]
+            start = (call.lineno + first - 1, call.col_offset + indent)
+            end = (
+                (call.end_lineno or call.lineno) + first - 1,
+                (call.end_col_offset or 0) + indent,
+            )
+            if (*start, *end) == position:
+                return Site(code.co_filename, start[0], source, call)
+    line = frame.f_lineno - first + 1
+    on_line = [c for c in candidates if c.lineno <= line <= (c.end_lineno or c.lineno)]
     named = [c for c in on_line if name and _callee_name(c) == name.split("[", 1)[0]]
     chosen = (named or on_line)[-1] if (named or on_line) else None
     return Site(code.co_filename, frame.f_lineno, source, chosen)
+
+
+def _function_source(code: Any) -> tuple[str, int, int] | None:
+    """The dedented source of `code`'s function, its first line and the indentation removed."""
+    import inspect
+    import textwrap
+
+    try:
+        lines, first = inspect.getsourcelines(code)
+    except (OSError, TypeError):
+        return None
+    text = "".join(lines)
+    dedented = textwrap.dedent(text)
+    first_line = lines[0] if lines else ""
+    indent = len(first_line) - len(first_line.lstrip()) if dedented != text else 0
+    return dedented, first, indent
 
 
 def _position(frame: FrameType) -> tuple[int, int, int, int] | None:
