@@ -301,6 +301,7 @@ def test_process_wide_default_by_function() -> None:
         set_training_check("loud")  # type: ignore[arg-type]
 
 
+@pytest.mark.slow  # two fresh interpreters
 @pytest.mark.parametrize(
     ("value", "expected"),
     [("error", "DroppedTrainingFlagError"), ("bogus", "TRAINING_AWARE_CHECK")],

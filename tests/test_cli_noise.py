@@ -55,6 +55,7 @@ def plain_import_noise(workdir: Path) -> list[str]:
     return NOISE.findall(result.stderr)
 
 
+@pytest.mark.slow  # a fresh interpreter runs a whole audit
 @pytest.mark.backend
 def test_audit_prints_the_report_and_no_tensorflow_log_lines(workdir: Path) -> None:
     result = run(["-m", "training_aware", "audit", "models:good"], workdir)

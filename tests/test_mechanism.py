@@ -62,6 +62,7 @@ print(digest.hexdigest())
 """
 
 
+@pytest.mark.slow  # two fresh interpreters train a model each
 @pytest.mark.backend
 def test_importing_changes_nothing_for_plain_keras() -> None:
     env = {**os.environ, "KERAS_BACKEND": BACKEND, "PYTHONHASHSEED": "0"}
@@ -249,6 +250,7 @@ def test_custom_training_loop_trains_a_call_without_training() -> None:
     assert not same_arrays(before, bn_stats(model))
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_unknown_keras_internals_fail_clearly() -> None:
     code = textwrap.dedent(
         """

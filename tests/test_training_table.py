@@ -13,6 +13,7 @@ from training_aware import _training_table
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow  # imports every Keras layer and reads its source
 def test_table_matches_installed_keras() -> None:
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "generate_training_table.py"), "--check"],
