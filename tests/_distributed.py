@@ -101,13 +101,16 @@ def make(rate: float) -> Net:
 
 def stats(model: Net, name: str) -> list[np.ndarray]:
     layer = next(la for la in model._flatten_layers() if la.name == name)
-    return [np.array(keras.ops.convert_to_numpy(keras.ops.convert_to_tensor(v))) for v in
-            (layer.moving_mean, layer.moving_variance)]
+    return [
+        np.array(keras.ops.convert_to_numpy(keras.ops.convert_to_tensor(v)))
+        for v in (layer.moving_mean, layer.moving_variance)
+    ]
 
 
 def weights(model: Net) -> list[np.ndarray]:
-    return [np.array(keras.ops.convert_to_numpy(keras.ops.convert_to_tensor(v)))
-            for v in model.weights]
+    return [
+        np.array(keras.ops.convert_to_numpy(keras.ops.convert_to_tensor(v))) for v in model.weights
+    ]
 
 
 def modes_seen(start: int) -> dict[str, list[Any]]:
@@ -139,11 +142,13 @@ def scenario(report: dict[str, Any]) -> None:
         c = model.predict(x, batch_size=BATCH, verbose=0)
         d = model.predict(x, batch_size=BATCH, verbose=0)
     report["override_dropout_on"] = not np.array_equal(c, d)
-    report["override_undone"] = bool(np.array_equal(model.predict(x, batch_size=BATCH, verbose=0), a))
+    after = model.predict(x, batch_size=BATCH, verbose=0)
+    report["override_undone"] = bool(np.array_equal(after, a))
     bn1 = stats(model, "bn")
     with override_modes(model, {"body/bn": True}):
         model.predict(x, batch_size=BATCH, verbose=0)
-    report["override_bn_train_changes_stats"] = not all(map(np.array_equal, stats(model, "bn"), bn1))
+    same = all(map(np.array_equal, stats(model, "bn"), bn1))
+    report["override_bn_train_changes_stats"] = not same
 
     # mc_predict: dropout on, statistics untouched, the same seed the same draws.
     before = [np.array(v) for v in weights(model)]

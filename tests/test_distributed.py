@@ -1,4 +1,4 @@
-"""Distributed training: tf.distribute's MirroredStrategy and JAX's DataParallel, 2 CPU devices each.
+"""Distributed training: tf.distribute's MirroredStrategy and JAX's DataParallel, 2 CPUs each.
 
 Each engine runs in its own process (tests/_distributed.py), because its device set-up must come
 before the backend initialises. The model is a `TrainingAwareModel` holding a `TrainingSequential`

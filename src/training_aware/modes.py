@@ -134,8 +134,8 @@ def override_modes(model: Any, rules: Mapping[Rule, bool]) -> Iterator[None]:
     Blocks nest (the inner block wins where they overlap) and restore everything on exit, also on
     an exception. A block belongs to the code running inside it: another thread or asyncio task
     using the same model is not affected, while the replicas of a `tf.distribute` strategy and
-    JAX's data-parallel steps launched from inside the block are. This is the scoped replacement for Keras 2's
-    `learning_phase_scope`/`set_learning_phase` (FACTS F11).
+    JAX's data-parallel steps launched from inside the block are. This is the scoped replacement
+    for Keras 2's `learning_phase_scope`/`set_learning_phase` (FACTS F11).
 
     Compiled entry points see the change: `predict`/`evaluate`/`fit` functions compiled before the
     block are not reused inside it, and the ones compiled inside it are not reused after it (they

@@ -473,7 +473,7 @@ def enter_block(block: Block) -> Frame:
     stack = _STACK.get()
     top = stack[-1] if stack else None
     blocks = top.tools.blocks if top is not None and top.tools is not None else ()
-    blocks = tuple(b for b in blocks if b.open) + (block,)
+    blocks = (*(b for b in blocks if b.open), block)
     mode = NO_MODE if top is None else top.mode
     frame = Frame(mode, None, None if top is None else top.owner, Tools(blocks))
     _STACK.set((*stack, frame))
