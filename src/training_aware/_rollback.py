@@ -42,7 +42,8 @@ class _Transaction(StatelessScope):  # type: ignore[misc]
 
     def commit(self, layer: Any) -> None:
         for key, variable in self.variables.items():
-            variable.assign(self.state_mapping[key])
+            # `assign` already converted and shape-checked the value when the scope took it.
+            variable._direct_assign(self.state_mapping[key])
         if self.losses:  # `add_loss` went to the scope: hand each loss to the layer that added it
             for sublayer in layer._flatten_layers():
                 if sublayer._loss_ids:
