@@ -41,6 +41,7 @@ from training_aware import (  # noqa: E402
     TrainingAwareModel,
     TrainingSequential,
     audit,
+    freeze_batchnorm,
     mc_predict,
     override_modes,
 )
@@ -77,7 +78,9 @@ class Net(TrainingAwareModel):
             ],
             name="body",
         )
-        self.pinned = PinnedMode(keras.layers.BatchNormalization(name="pinned_bn"), training=False)
+        self.pinned = PinnedMode(
+            keras.layers.BatchNormalization(name="pinned_bn"), training=False, name="pinned"
+        )
         self.probe = Probe(name="probe_top")
         self.head = keras.layers.Dense(1, name="head")
 
@@ -163,6 +166,13 @@ def scenario(report: dict[str, Any]) -> None:
     report["audit_ok"] = result.ok
     report["audit_problems"] = [p.message for p in result.problems]
     report["audit_state_unchanged"] = all(map(np.array_equal, weights(model), before))
+
+    # freeze_batchnorm: fit no longer moves any BatchNorm statistics.
+    report["freeze_paths"] = freeze_batchnorm(model)
+    model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
+    frozen = stats(model, "bn")
+    model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0, shuffle=False)
+    report["freeze_holds"] = all(map(np.array_equal, stats(model, "bn"), frozen))
 
 
 def rate_zero() -> list[np.ndarray]:

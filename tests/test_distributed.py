@@ -30,6 +30,7 @@ SAME_ANSWER = (
     "mc_state_unchanged",
     "audit_ok",
     "audit_state_unchanged",
+    "freeze_holds",
 )
 
 
@@ -64,6 +65,7 @@ def check(report: dict[str, Any]) -> None:
         assert report[key] is True, f"{key} under the strategy: {report[key]!r}"
         assert report["no_strategy"][key] is True, f"{key} without a strategy"
     assert report["audit_problems"] == []
+    assert report["freeze_paths"] == ["body/bn", "pinned/pinned_bn"]
     assert report["mc_std_mean"] > 0.01 and report["no_strategy"]["mc_std_mean"] > 0.01
     # Dropout rate 0: two devices train to the same weights as one (float32 rounding only).
     assert report["rate0_max_abs_diff"] <= report["tolerance"] == 1e-5
