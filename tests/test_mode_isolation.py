@@ -122,6 +122,7 @@ def test_closing_a_generator_from_another_thread_leaves_no_stale_block() -> None
     assert not dropout_on(model)
     report = audit(model, X)  # a stale block would read as an override_modes pin
     assert report.ok, str(report)
+    assert _scope._STACK.get() == ()  # the next block in this context pruned the closed one
 
 
 def test_identical_blocks_share_one_compiled_function_and_the_table_is_bounded() -> None:

@@ -407,11 +407,12 @@ class Block:
 class Tools:
     """The blocks active for a call, outermost first (immutable; closed blocks are skipped)."""
 
-    __slots__ = ("_key", "blocks")
+    __slots__ = ("_key", "blocks", "recording")
 
     def __init__(self, blocks: tuple[Block, ...]) -> None:
         self.blocks = blocks
         self._key = self._compute_key()
+        self.recording = any(block.recorder is not None for block in blocks)
 
     def _compute_key(self) -> Any:
         forced: dict[int, bool] = {}
@@ -440,6 +441,9 @@ class Tools:
                 if mode is not None:
                     return mode
         return None
+
+    def live(self) -> bool:
+        return any(block.open for block in self.blocks)
 
     def record(self, layer: Any, value: Any) -> None:
         for block in self.blocks:
@@ -470,7 +474,7 @@ def forced_mode(layer: Any) -> bool | None:
 def enter_block(block: Block) -> Frame:
     """Push a frame carrying `block` (on top of the blocks already active); see `exit_block`."""
     ensure_hook()
-    stack = _STACK.get()
+    stack = tuple(f for f in _STACK.get() if not _stale(f))
     top = stack[-1] if stack else None
     blocks = top.tools.blocks if top is not None and top.tools is not None else ()
     blocks = (*(b for b in blocks if b.open), block)
@@ -478,6 +482,17 @@ def enter_block(block: Block) -> Frame:
     frame = Frame(mode, None, None if top is None else top.owner, Tools(blocks))
     _STACK.set((*stack, frame))
     return frame
+
+
+def _stale(frame: Frame) -> bool:
+    """A top-level block frame whose blocks were all closed elsewhere (a generator's close)."""
+    return (
+        frame.tools is not None
+        and frame.owner is None
+        and frame.mode is NO_MODE
+        and frame.inspector is None
+        and not frame.tools.live()
+    )
 
 
 def exit_block(block: Block, frame: Frame) -> None:
@@ -489,10 +504,8 @@ def exit_block(block: Block, frame: Frame) -> None:
     """
     block.open = False
     stack = _STACK.get()
-    if stack and stack[-1] is frame:
-        _STACK.set(stack[:-1])
-    elif any(f is frame for f in stack):  # closed out of order (interleaved generators)
-        _STACK.set(tuple(f for f in stack if f is not frame))
+    if any(f is frame for f in stack):  # else: another thread or task's context holds it
+        _STACK.set(tuple(f for f in stack if f is not frame and not _stale(f)))
 
 
 def _received(layer: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -526,7 +539,8 @@ def _call_with_tools(
     if forced is not None:
         if self._call_has_training_arg:
             args = _set_training(self, args, kwargs, forced)
-        tools.record(self, forced if self._call_has_training_arg else None)
+        if tools.recording:
+            tools.record(self, forced if self._call_has_training_arg else None)
         token = _STACK.set((*stack, Frame(forced, None, self, tools)))
         try:
             with preserve_keras_context():  # the forced mode must not reach the siblings (F3)
@@ -545,7 +559,8 @@ def _call_with_tools(
             args = _set_training(self, args, kwargs, child_mode)
     else:
         child_mode = explicit
-    tools.record(self, _received(self, args, kwargs))
+    if tools.recording:
+        tools.record(self, _received(self, args, kwargs))
     if child_mode is top.mode and top.inspector is None:
         return _original_call(self, *args, **kwargs)  # type: ignore[misc]
     token = _STACK.set((*stack, Frame(child_mode, None, self, tools)))
