@@ -53,7 +53,12 @@ def test_f5_plain_training_true_corrupts_batchnorm_and_mc_predict_does_not() -> 
         [v for v in non_trainable_values(model) if v.shape != (2,)],
         [v for v in before if v.shape != (2,)],
     )
-    assert not same_arrays(seed_states(model), seeds)  # dropout drew random numbers
+    if keras.backend.backend() == "torch":
+        # Keras' torch Dropout, built without a seed, draws from PyTorch's global generator
+        # (torch's fused dropout takes no generator): its own seed state never moves.
+        assert same_arrays(seed_states(model), seeds)
+    else:
+        assert not same_arrays(seed_states(model), seeds)  # dropout drew random numbers
 
 
 @pytest.mark.backend
@@ -69,6 +74,11 @@ def test_same_seed_same_result_and_all_state_restored() -> None:
 
 
 def _seeded(model: keras.Model, seed: int) -> None:
+    """What `mc_predict(seed=...)` seeds: the layers' seed states (and PyTorch's generator)."""
+    if keras.backend.backend() == "torch":
+        import torch
+
+        torch.manual_seed(seed)
     generators = [g for layer in model._flatten_layers() for g in layer._seed_generators]
     for i, generator in enumerate(generators):
         dtype = keras.ops.convert_to_numpy(generator.state.value).dtype
@@ -181,3 +191,22 @@ def test_progress_bar_follows_keras_verbose(capsys: pytest.CaptureFixture[str]) 
         mc_predict(model, X, samples=3, verbose=3)
     with pytest.raises(ValueError, match="samples must be an int >= 2"):
         mc_predict(model, X, samples=1)
+
+
+@pytest.mark.backend
+def test_the_seed_reproduces_draws_on_every_backend_and_leaves_global_generators_alone() -> None:
+    """PyTorch draws unseeded dropout from its global generator: seeded, then put back."""
+    model = bn_then_dropout()
+    torch_state = None
+    if keras.backend.backend() == "torch":
+        import torch
+
+        torch_state = torch.random.get_rng_state().clone()
+    first = mc_predict(model, X, samples=6, seed=0, verbose=0)
+    second = mc_predict(model, X, samples=6, seed=0, verbose=0)
+    assert np.array_equal(first[0], second[0]) and np.array_equal(first[1], second[1])
+    assert float(first[1].max()) > 0.0  # real draws, not dropout switched off
+    if torch_state is not None:
+        import torch
+
+        assert torch.equal(torch.random.get_rng_state(), torch_state)

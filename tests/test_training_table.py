@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import keras
+import pytest
 
 from training_aware import _training_table
 

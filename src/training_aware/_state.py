@@ -14,9 +14,11 @@ __all__ = ["assign", "restoring", "throwaway_compile", "values"]
 
 
 def values(variables: list[Any]) -> list[np.ndarray]:
+    """Copies of the variables' values (a tf.distribute variable reads as its primary copy)."""
     import keras
 
-    return [np.array(keras.ops.convert_to_numpy(v.value), copy=True) for v in variables]
+    ops = keras.ops
+    return [np.array(ops.convert_to_numpy(ops.convert_to_tensor(v)), copy=True) for v in variables]
 
 
 def assign(variables: list[Any], values: list[np.ndarray]) -> None:
@@ -24,7 +26,7 @@ def assign(variables: list[Any], values: list[np.ndarray]) -> None:
 
     for variable, value in zip(variables, values, strict=True):
         try:
-            current = keras.ops.convert_to_numpy(variable.value)
+            current = keras.ops.convert_to_numpy(keras.ops.convert_to_tensor(variable))
         except Exception:  # JAX's trainer purges values during a loop and a failure leaves them so
             current = None
         if current is None or not np.array_equal(current, value):

@@ -2,8 +2,9 @@
 
 For each entry point (`fit` for one batch, `evaluate`, `predict`, and direct calls with
 `training=True`, `training=False` and no `training`) the audit records the `training` value each
-mode-dependent layer's `call` actually received (a temporary per-instance `call` wrapper, which
-also sees JAX's `stateless_call` path and runs at trace time inside compiled functions), compares
+mode-dependent layer's `call` actually received (a recording block on `training_aware.scope`'s
+stack: the hook reports each layer call, at trace time inside compiled functions, in replica
+threads too; each entry point runs under its own block, so it compiles afresh), compares
 it with the mode meant, checks that inference changed no statistics, and checks that `predict`
 and `model(x, training=False)` agree. Afterwards every variable (weights, statistics, seed
 states, metric state), the optimizer and the compile state are exactly as they were.
@@ -14,13 +15,11 @@ How the mode meant is decided: `training_aware._intent` (and docs/recipes.md).
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
 
-from training_aware import _calltap, _retracing
-from training_aware._compiled import fresh_steps
+from training_aware import _compiled, _retracing, scope
 from training_aware._intent import (
     CALL_FALSE,
     CALL_NONE,
@@ -44,29 +43,21 @@ __all__ = ["ENTRY_POINTS", "ModeReport", "audit"]
 # (The module is not named `audit`: a submodule named like the function it exports would
 # replace `training_aware.audit` with the module as soon as it is imported.)
 
-_RECORDING: ContextVar[dict[tuple[str, int], set[Any]] | None] = ContextVar(
-    "training_aware_audit_recording", default=None
-)
-_ENTRY: ContextVar[str] = ContextVar("training_aware_audit_entry", default="")
 
+def _recorder(
+    recording: dict[tuple[str, int], set[Any]], entry_point: str, judged: set[int]
+) -> scope.Recorder:
+    """Note the `training` each judged layer's `call` receives (symbolic build calls aside)."""
+    from keras.src.backend.common.symbolic_scope import in_symbolic_scope
 
-def _record(layer: Any, call_next: Callable[..., Any], args: Any, kwargs: dict[str, Any]) -> Any:
-    """The interceptor: note the `training` this `call` received (defaults applied)."""
-    recording = _RECORDING.get()
-    if recording is not None:
-        from keras.src.backend.common.symbolic_scope import in_symbolic_scope
+    def record(layer: Any, value: Any) -> None:
+        if id(layer) not in judged or in_symbolic_scope():
+            return
+        if value is not None and not isinstance(value, bool):
+            value = "symbolic"
+        recording.setdefault((entry_point, id(layer)), set()).add(value)
 
-        if not in_symbolic_scope():
-            try:
-                bound = layer._call_signature.bind(*args, **kwargs)
-                bound.apply_defaults()
-                value = bound.arguments.get("training")
-            except TypeError:
-                value = kwargs.get("training")
-            if value is not None and not isinstance(value, bool):
-                value = "symbolic"
-            recording.setdefault((_ENTRY.get(), id(layer)), set()).add(value)
-    return call_next(*args, **kwargs)
+    return record
 
 
 def _take(data: Any, n: int) -> Any:
@@ -170,8 +161,9 @@ def audit(model: Any, x: Any, y: Any = None, *, batch_size: int | None = None) -
     )
     recording: dict[tuple[str, int], set[Any]] = {}
     changed: dict[str, set[int]] = {}
-    handles = [_calltap.add(e.layer, _record, innermost=True) for e in judged]
-    token = _RECORDING.set(recording)
+    judged_ids = {id(e.layer) for e in judged}
+    _compiled.install()
+    tokens: list[Any] = []
     tracing = _retracing.isolate()  # its fresh traces are not the user's retracing (issue 12)
     try:
         with restoring(model) as variables:
@@ -180,11 +172,10 @@ def audit(model: Any, x: Any, y: Any = None, *, batch_size: int | None = None) -
             def run(entry_point: str, fn: Callable[[], Any]) -> Any:
                 stats = [(e, e.layer.non_trainable_weights) for e in leaves]
                 before = [values(w) for _, w in stats]
-                for name in ("train_function", "test_function", "predict_function"):
-                    object.__setattr__(model, name, None)
-                for name, step in fresh_steps(model).items():
-                    object.__setattr__(model, name, step)
-                entry_token = _ENTRY.set(entry_point)
+                # A block of its own: a fresh compile, and the hook reports every layer call.
+                block = scope.Block({}, _recorder(recording, entry_point, judged_ids), object())
+                tokens.append(block.token)
+                frame = scope.enter_block(block)
                 try:
                     result = fn()
                     changed[entry_point] = {
@@ -201,7 +192,7 @@ def audit(model: Any, x: Any, y: Any = None, *, batch_size: int | None = None) -
                         + (" Fix: pass y= matching your compiled loss." if needs_y else "")
                     ) from error
                 finally:
-                    _ENTRY.reset(entry_token)
+                    scope.exit_block(block, frame)
                     assign(variables, start)
 
             outputs = run(PREDICT, lambda: model.predict(xb, batch_size=n, verbose=0))
@@ -216,9 +207,9 @@ def audit(model: Any, x: Any, y: Any = None, *, batch_size: int | None = None) -
             run(CALL_NONE, lambda: model(xb))
     finally:
         _retracing.restore(tracing)
-        _RECORDING.reset(token)
-        for handle in reversed(handles):
-            _calltap.remove(handle)
+        for token in tokens:
+            for holder in [model, *(e.layer for e in entries)]:
+                _compiled.forget(holder, token)
     _judge(model, report, judged, pin_map, recording, changed)
     return report
 

@@ -33,33 +33,32 @@ def _record(model: Any, run: Callable[[], Any]) -> dict[str, set[str]]:
     import keras
     from keras.src.backend.common.symbolic_scope import in_symbolic_scope
 
-    from training_aware import _calltap
+    from training_aware import _compiled, scope
 
     seen: dict[str, set[str]] = {"BatchNorm": set(), "Dropout": set()}
-    handles = []
-
-    def tap_for(kind: str) -> _calltap.Interceptor:
-        def interceptor(layer: Any, call_next: Any, args: Any, kwargs: Any) -> Any:
-            if in_symbolic_scope():  # JAX's fit first traces the model symbolically: not a call
-                return call_next(*args, **kwargs)
-            training = kwargs.get("training")
-            if kind == "BatchNorm" and not layer.trainable:
-                training = False  # FACTS F12: a frozen BatchNorm runs in inference mode
-            seen[kind].add("train" if training is True else "infer")
-            return call_next(*args, **kwargs)
-
-        return interceptor
-
+    kinds: dict[int, str] = {}
     for layer in model._flatten_layers():
         if isinstance(layer, keras.layers.BatchNormalization):
-            handles.append(_calltap.add(layer, tap_for("BatchNorm")))
+            kinds[id(layer)] = "BatchNorm"
         elif isinstance(layer, keras.layers.Dropout) and type(layer) is keras.layers.Dropout:
-            handles.append(_calltap.add(layer, tap_for("Dropout")))
+            kinds[id(layer)] = "Dropout"
+
+    def record(layer: Any, training: Any) -> None:
+        kind = kinds.get(id(layer))
+        if kind is None or in_symbolic_scope():  # JAX's fit first traces symbolically
+            return
+        if kind == "BatchNorm" and not layer.trainable:
+            training = False  # FACTS F12: a frozen BatchNorm runs in inference mode
+        seen[kind].add("train" if training is True else "infer")
+
+    _compiled.install()
+    block = scope.Block({}, record, object())  # a recording block: compiled afresh
+    frame = scope.enter_block(block)
     try:
         run()
     finally:
-        for handle in handles:
-            _calltap.remove(handle)
+        scope.exit_block(block, frame)
+        _compiled.forget(model, block.token)
     return seen
 
 

@@ -11,7 +11,8 @@ bit-identically afterwards.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any, Literal
 
 import numpy as np
@@ -168,7 +169,7 @@ def mc_predict(
     progbar = keras.utils.Progbar(samples, verbose=progbar_verbose, unit_name="sample")
     arrays = _row_arrays(x) if batched else None
     try:
-        with apply_modes(model, modes):
+        with apply_modes(model, modes), _torch_generator(seed):
             if arrays is None:
                 structure, sums, squares = _sample_per_call(model, x, samples, batch_size, progbar)
             else:
@@ -272,6 +273,26 @@ def _sample_tiled(
     dtypes = [np.asarray(a).dtype for a in keras.tree.flatten(structure)]
     like = [np.zeros((0,), d) for d in dtypes]
     return keras.tree.pack_sequence_as(structure, like), sums, squares
+
+
+@contextmanager
+def _torch_generator(seed: int | None) -> Iterator[None]:
+    """On PyTorch, seed the global generator for the block and put it back afterwards.
+
+    Keras' torch `dropout` takes a fast path that draws from PyTorch's global generator whenever
+    the layer was built without a seed (torch's fused dropout takes no generator), so the layers'
+    seed states alone do not make the draws reproducible there. Other backends: nothing to do.
+    """
+    import keras
+
+    if seed is None or keras.backend.backend() != "torch":
+        yield
+        return
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 def _float_dtype(array: Any) -> Any:

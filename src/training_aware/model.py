@@ -21,7 +21,7 @@ from typing import Any, Final, Literal
 
 import keras
 
-from training_aware import scope
+from training_aware import _rollback, scope
 from training_aware.check import make_inspector
 from training_aware.errors import TrainingConfigError
 
@@ -134,7 +134,10 @@ def wrap_call(cls: type, call: Callable[..., Any]) -> Callable[..., Any]:
             kwargs["training"] = mode
         inspector = _inspector_for(self)
         frame = scope.Frame(mode, inspector, self)
-        result = scope.run_in_frame(frame, call, (self, *args), kwargs)
+        # A failed eager training call leaves weights and statistics as they were (`_rollback`).
+        result = scope.run_in_frame(
+            frame, _rollback.transaction, (self, mode, call, self, *args), kwargs
+        )
         if inspector is not None:
             _inspected.add(self)  # inspected once, after a call that passed
         return result

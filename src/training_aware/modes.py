@@ -2,14 +2,18 @@
 
 `override_modes` is the scoped replacement for Keras 2's `learning_phase_scope` (FACTS F11): a
 `with` block in which chosen layers of one model run in a chosen mode, whatever their caller passes.
-It is per thread, nests (the inner block wins), and undoes everything on exit, exceptions included.
+It belongs to the work, not the thread: it
+reaches the calls made in this context (an asyncio task, a `copy_context`, tf.distribute's replica
+threads), never those of another task or thread; blocks nest (the inner block wins) and undo
+everything on exit, exceptions included.
 
-How: while a block is active, each matched layer *instance* gets a `call` wrapper
-(`training_aware._calltap`) that looks up this thread's active blocks, calls the original `call`
-with the forced `training`, pushes a `scope` frame so the layer's own sublayers follow it, and
-leaves Keras' shared call context as it found it (so the forced mode does not leak to siblings,
-FACTS F3). The compiled `fit`/`evaluate`/`predict` functions of the model are swapped on entry
-and exit, so a function traced outside the block is never reused inside it, nor the reverse.
+How: the block is a frame on `training_aware.scope`'s stack (the same `ContextVar` the base
+classes use). The hook around `Layer.__call__` (and `stateless_call`, which JAX's trainer uses for
+the model itself) gives each matched layer its forced `training`, pushes a frame so the layer's
+own sublayers follow it, and leaves Keras' shared call context as it found it (so the forced mode
+does not leak to siblings, FACTS F3). Compiled `fit`/`evaluate`/`predict` functions are looked up
+per set of forced modes (`training_aware._compiled`), so a function traced outside the block is
+never reused inside it, nor the reverse. Nothing is set on any layer.
 """
 
 from __future__ import annotations
@@ -17,11 +21,9 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from contextvars import ContextVar
 from typing import Any
 
-from training_aware import _calltap, scope
-from training_aware._compiled import models_in, swap_compiled
+from training_aware import _compiled, scope
 from training_aware._walk import Entry, walk
 from training_aware.errors import (
     TrainingTypeError,
@@ -34,35 +36,10 @@ __all__ = ["freeze_batchnorm", "mc_predict", "override_modes"]
 
 Rule = type | str | Callable[[Any], bool]
 
-# This thread's active blocks, outermost first: each maps id(layer) -> forced mode.
-_ACTIVE: ContextVar[tuple[dict[int, bool], ...]] = ContextVar(
-    "training_aware_overrides", default=()
-)
-
 
 def forced_mode(layer: Any) -> bool | None:
-    key = id(layer)
-    for block in reversed(_ACTIVE.get()):
-        mode = block.get(key)
-        if mode is not None:
-            return mode
-    return None
-
-
-def _force(layer: Any, call_next: Callable[..., Any], args: Any, kwargs: dict[str, Any]) -> Any:
-    """The interceptor: run `layer.call` in this thread's forced mode, if any."""
-    mode = forced_mode(layer)
-    if mode is None:
-        return call_next(*args, **kwargs)
-    if layer._call_has_training_arg:
-        kwargs = dict(kwargs)
-        args = scope._set_training(layer, tuple(args), kwargs, mode)
-    token = scope.push(mode, owner=layer)
-    try:
-        with scope.preserve_keras_context():
-            return call_next(*args, **kwargs)
-    finally:
-        scope.pop(token)
+    """The mode an active block of this call forces on `layer`, or `None`."""
+    return scope.forced_mode(layer)
 
 
 def _describe_rule(rule: Any) -> str:
@@ -137,23 +114,13 @@ def resolve_rules(model: Any, rules: Mapping[Rule, bool]) -> dict[int, tuple[Any
 @contextmanager
 def apply_modes(model: Any, modes: dict[int, tuple[Any, bool]]) -> Iterator[None]:
     """Force already-resolved modes for the block (the engine of `override_modes`)."""
-    scope.ensure_hook()
-    block = {key: mode for key, (_, mode) in modes.items()}
-    token = _ACTIVE.set((*_ACTIVE.get(), block))
-    handles: list[Any] = []
+    _compiled.install()
+    block = scope.Block({key: mode for key, (_, mode) in modes.items()})
+    frame = scope.enter_block(block)
     try:
-        effective: dict[int, bool] = {}
-        for active in _ACTIVE.get():
-            effective.update(active)
-        key = frozenset(effective.items())
-        for layer, _ in modes.values():
-            handles.append(_calltap.add(layer, _force))
-        with swap_compiled(models_in(model), key):
-            yield
+        yield
     finally:
-        for handle in reversed(handles):
-            _calltap.remove(handle)
-        _ACTIVE.reset(token)
+        scope.exit_block(block, frame)
 
 
 @contextmanager
@@ -164,15 +131,16 @@ def override_modes(model: Any, rules: Mapping[Rule, bool]) -> Iterator[None]:
     passes (`fit`, `predict`, `model(x, training=...)`, a custom loop), and its own sublayers
     follow it unless something inside passes them an explicit `training`. Nothing else changes:
     the forced mode does not leak to siblings through Keras' shared call context (FACTS F3).
-    Blocks nest (the inner block wins where they overlap), are per thread, and restore everything
-    on exit, also on an exception. This is the scoped replacement for Keras 2's
-    `learning_phase_scope`/`set_learning_phase` (FACTS F11).
+    Blocks nest (the inner block wins where they overlap) and restore everything on exit, also on
+    an exception. A block belongs to the code running inside it: another thread or asyncio task
+    using the same model is not affected, while the replicas of a `tf.distribute` strategy and
+    JAX's data-parallel steps launched from inside the block are. This is the scoped replacement
+    for Keras 2's `learning_phase_scope`/`set_learning_phase` (FACTS F11).
 
     Compiled entry points see the change: `predict`/`evaluate`/`fit` functions compiled before the
     block are not reused inside it, and the ones compiled inside it are not reused after it (they
-    are kept, per set of forced modes, for the next identical block). Compiled functions are per
-    model, not per thread: do not run `fit`/`predict` of one model from two threads while one of
-    them is inside a block.
+    are kept, per set of forced modes, for the next identical block; at most eight per entry
+    point and model).
 
     Note: `training` and `trainable` differ. A `BatchNormalization` with `trainable=False` runs in
     inference mode even when forced to `True` (FACTS F12); use `freeze_batchnorm` for fine-tuning.

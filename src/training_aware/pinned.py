@@ -22,9 +22,8 @@ import keras
 import numpy as np
 from keras.src.backend import compute_output_spec
 
-from training_aware import scope
+from training_aware import _rollback, scope
 from training_aware.errors import InvalidChildError, TrainingValueError, describe
-from training_aware.sequential import _restore, _snapshot
 
 __all__ = ["PinnedMode"]
 
@@ -108,16 +107,10 @@ class PinnedMode(keras.layers.Wrapper):  # type: ignore[misc]
         kwargs.pop("training", None)
         if self._passes_training:
             kwargs["training"] = self._pinned
-        # A composite block pinned to training can fail after a sublayer updated its statistics:
-        # put them back, so a failed call changes nothing (a leaf layer has nothing to undo).
-        saved = _snapshot(self.layer) if self._pinned and self.layer._layers else None
         token = scope.push(self._pinned, None, self)
         try:
-            return self.layer(inputs, *args, **kwargs)
-        except BaseException:
-            if saved is not None:
-                _restore(saved)
-            raise
+            # A failed call leaves statistics as they were (the rollback rule, `_rollback`).
+            return _rollback.transaction(self, self._pinned, self.layer, inputs, *args, **kwargs)
         finally:
             scope.pop(token)
 

@@ -13,6 +13,7 @@ See docs/design.md for the alternatives that were rejected and why.
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
 import threading
 import warnings
@@ -92,11 +93,14 @@ class Frame:
         inspector: called for every child layer this frame's `call` invokes *without* `training`
             (`@forwards_training` and `training_check="warn"|"error"` use it); `None` otherwise.
         owner: the layer whose `call` pushed the frame (for messages), or `None`.
+        tools: the `override_modes`/`mc_predict`/`audit` blocks active for this call (inherited
+            by every frame pushed above it), or `None`.
     """
 
     mode: Any
     inspector: Inspector | None = None
     owner: Any = None
+    tools: Tools | None = None
 
 
 _STACK: ContextVar[tuple[Frame, ...]] = ContextVar("training_aware_frames", default=())
@@ -133,7 +137,7 @@ def resolve(training: Any) -> Any:
 def frame(mode: Any, *, inspector: Inspector | None = None, owner: Any = None) -> Iterator[None]:
     """Push a frame for the duration of a `with` block (installs the hook on first use)."""
     ensure_hook()
-    token = _STACK.set((*_STACK.get(), Frame(mode, inspector, owner)))
+    token = push(mode, inspector, owner)
     try:
         yield
     finally:
@@ -142,7 +146,9 @@ def frame(mode: Any, *, inspector: Inspector | None = None, owner: Any = None) -
 
 def push(mode: Any, inspector: Inspector | None = None, owner: Any = None) -> Any:
     """Lower-level `frame`: push and return the token for `pop` (no generator overhead)."""
-    return _STACK.set((*_STACK.get(), Frame(mode, inspector, owner)))
+    stack = _STACK.get()
+    tools = stack[-1].tools if stack else None
+    return _STACK.set((*stack, Frame(mode, inspector, owner, tools)))
 
 
 def pop(token: Any) -> None:
@@ -159,9 +165,12 @@ def run_in_frame(
     """
     ensure_hook()
     stack = _STACK.get()
+    tools = stack[-1].tools if stack else None
+    if tools is not None and frame.tools is None:
+        frame = Frame(frame.mode, frame.inspector, frame.owner, tools)
     token = _STACK.set((*stack, frame))
     try:
-        if stack:
+        if stack and tools is None and stack[-1].mode is not NO_MODE:
             return fn(*args, **kwargs)
         with preserve_keras_context():
             return fn(*args, **kwargs)
@@ -326,6 +335,8 @@ def _hooked_call(self: Any, *args: Any, **kwargs: Any) -> Any:
     if explicit is not None and explicit is not True and explicit is not False:
         where = f"{type(self).__name__} '{self.name}'"
         explicit = kwargs["training"] = validate_training(explicit, where)
+    if top.tools is not None:  # a block (override_modes, mc_predict, audit) is active
+        return _call_with_tools(self, stack, args, kwargs)
     after = None
     if top.inspector is not None:
         after = top.inspector(self, sys._getframe(1), passed, explicit)
@@ -410,6 +421,7 @@ def _install() -> None:
     _hooked_call.__wrapped__ = original  # type: ignore[attr-defined]
     _original_call = original  # before the swap: the hook calls it from its first run
     _replace_call(Layer, _hooked_call)
+    _install_stateless_call(Layer)
     _installed = True
 
 
@@ -474,3 +486,232 @@ def preserve_keras_context() -> Iterator[None]:
             context.training = saved
         else:
             vars(context).pop("training", None)
+
+
+# -- the tools' blocks: override_modes, mc_predict, audit ----------------------------------------
+#
+# A block is one more frame on the same stack, so it follows the call wherever the stack goes
+# (asyncio tasks, `contextvars.copy_context`, tf.distribute's replica threads: `_compiled`), and
+# every frame pushed above it inherits it. Nothing is set on any layer or model.
+
+Recorder = Callable[[Any, Any], None]  # (layer, the `training` its `call` receives)
+
+
+class Block:
+    """One active `override_modes`/`mc_predict`/`audit` block.
+
+    Attributes:
+        forced: id(layer) -> the mode that layer runs in, whatever its caller passes.
+        recorder: called with (layer, training received) for every layer call, or `None`.
+        token: `None` for a pure override (its compiled functions are shared by identical
+            blocks); a unique object for a recording block (a fresh trace, never reused).
+        open: cleared on exit; a closed block is ignored wherever a frame still holds it.
+    """
+
+    __slots__ = ("forced", "open", "recorder", "token")
+
+    def __init__(
+        self, forced: dict[int, bool], recorder: Recorder | None = None, token: Any = None
+    ) -> None:
+        self.forced = forced
+        self.recorder = recorder
+        self.token = token
+        self.open = True
+
+
+class Tools:
+    """The blocks active for a call, outermost first (immutable; closed blocks are skipped)."""
+
+    __slots__ = ("_key", "blocks", "recording")
+
+    def __init__(self, blocks: tuple[Block, ...]) -> None:
+        self.blocks = blocks
+        self._key = self._compute_key()
+        self.recording = any(block.recorder is not None for block in blocks)
+
+    def _compute_key(self) -> Any:
+        forced: dict[int, bool] = {}
+        tokens = []
+        for block in self.blocks:
+            if block.open:
+                forced.update(block.forced)
+                if block.token is not None:
+                    tokens.append(block.token)
+        if not forced and not tokens:
+            return None
+        return (frozenset(forced.items()), tuple(tokens))
+
+    def key(self) -> Any:
+        """What a compiled function traced under these blocks depends on (None: nothing)."""
+        for block in self.blocks:
+            if not block.open:
+                return self._compute_key()
+        return self._key
+
+    def forced(self, layer: Any) -> bool | None:
+        key = id(layer)
+        for block in reversed(self.blocks):
+            if block.open:
+                mode = block.forced.get(key)
+                if mode is not None:
+                    return mode
+        return None
+
+    def live(self) -> bool:
+        return any(block.open for block in self.blocks)
+
+    def record(self, layer: Any, value: Any) -> None:
+        for block in self.blocks:
+            if block.open and block.recorder is not None:
+                block.recorder(layer, value)
+
+
+def current_tools() -> Tools | None:
+    stack = _STACK.get()
+    return stack[-1].tools if stack else None
+
+
+def compile_key() -> Any:
+    """The key of the compiled functions meant for this call: `None` outside any block."""
+    stack = _STACK.get()
+    if not stack:
+        return None
+    tools = stack[-1].tools
+    return None if tools is None else tools.key()
+
+
+def forced_mode(layer: Any) -> bool | None:
+    """The mode an active block forces on `layer` in this context, or `None`."""
+    tools = current_tools()
+    return None if tools is None else tools.forced(layer)
+
+
+def enter_block(block: Block) -> Frame:
+    """Push a frame carrying `block` (on top of the blocks already active); see `exit_block`."""
+    ensure_hook()
+    stack = tuple(f for f in _STACK.get() if not _stale(f))
+    top = stack[-1] if stack else None
+    blocks = top.tools.blocks if top is not None and top.tools is not None else ()
+    blocks = (*(b for b in blocks if b.open), block)
+    mode = NO_MODE if top is None else top.mode
+    frame = Frame(mode, None, None if top is None else top.owner, Tools(blocks))
+    _STACK.set((*stack, frame))
+    return frame
+
+
+def _stale(frame: Frame) -> bool:
+    """A top-level block frame whose blocks were all closed elsewhere (a generator's close)."""
+    return (
+        frame.tools is not None
+        and frame.owner is None
+        and frame.mode is NO_MODE
+        and frame.inspector is None
+        and not frame.tools.live()
+    )
+
+
+def exit_block(block: Block, frame: Frame) -> None:
+    """Close `block` and pop its frame if this context holds it on top.
+
+    No `ContextVar` token is used: a generator holding a block may be closed from another thread
+    or task, where the token would raise `ValueError`. There the frame is not on this context's
+    stack and nothing is popped; the closed block is ignored by every frame that still holds it.
+    """
+    block.open = False
+    stack = _STACK.get()
+    if any(f is frame for f in stack):  # else: another thread or task's context holds it
+        _STACK.set(tuple(f for f in stack if f is not frame and not _stale(f)))
+
+
+def _received(layer: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """The `training` Keras' `__call__` will hand to `layer.call` (Keras' own resolution order)."""
+    if "training" in kwargs:
+        return kwargs["training"]
+    index = _training_position(layer)
+    if index is not None and len(args) > index:
+        return args[index]
+    if not layer._call_has_training_arg:
+        return None
+    from keras.src.backend.common import global_state
+
+    context = global_state.get_global_attribute("current_call_ctx")
+    value = None if context is None else getattr(context, "training", None)
+    if value is not None:
+        return value
+    signature = getattr(layer, "_call_signature", None)
+    param = None if signature is None else signature.parameters.get("training")
+    return None if param is None or param.default is param.empty else param.default
+
+
+def _call_with_tools(
+    self: Any, stack: tuple[Frame, ...], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """The hook's path while a block is active: forced modes first, then the usual frames."""
+    top = stack[-1]
+    tools = top.tools
+    assert tools is not None
+    forced = tools.forced(self)
+    if forced is not None:
+        if self._call_has_training_arg:
+            args = _set_training(self, args, kwargs, forced)
+        if tools.recording:
+            tools.record(self, forced if self._call_has_training_arg else None)
+        token = _STACK.set((*stack, Frame(forced, None, self, tools)))
+        try:
+            with preserve_keras_context():  # the forced mode must not reach the siblings (F3)
+                return _original_call(self, *args, **kwargs)  # type: ignore[misc]
+        finally:
+            _STACK.reset(token)
+    explicit = explicit_training(self, args, kwargs)
+    if top.inspector is not None:
+        top.inspector(self, sys._getframe(2), "training" in kwargs, explicit)
+    child_mode: Any
+    if top.mode is NO_MODE:
+        child_mode = NO_MODE
+    elif explicit is None:
+        child_mode = top.mode
+        if self._call_has_training_arg and not _ignores_training(type(self)):
+            args = _set_training(self, args, kwargs, child_mode)
+    else:
+        child_mode = explicit
+    if tools.recording:
+        tools.record(self, _received(self, args, kwargs))
+    if child_mode is top.mode and top.inspector is None:
+        return _original_call(self, *args, **kwargs)  # type: ignore[misc]
+    token = _STACK.set((*stack, Frame(child_mode, None, self, tools)))
+    try:
+        return _original_call(self, *args, **kwargs)  # type: ignore[misc]
+    finally:
+        _STACK.reset(token)
+
+
+_original_stateless_call: Callable[..., Any] | None = None
+
+
+def _install_stateless_call(layer_class: Any) -> None:
+    """Apply forced modes on `stateless_call`, which calls `call` without `__call__`.
+
+    JAX's trainer runs the model itself through `stateless_call`; a block that forces the model
+    (a rule matching the root) is applied here. A pass-through outside blocks.
+    """
+    global _original_stateless_call
+    original = layer_class.stateless_call
+    _original_stateless_call = original
+
+    @functools.wraps(original)
+    def stateless_call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        stack = _STACK.get()
+        tools = stack[-1].tools if stack else None
+        forced = None if tools is None else tools.forced(self)
+        if forced is None:
+            return original(self, *args, **kwargs)
+        if self._call_has_training_arg:
+            kwargs["training"] = forced
+        token = _STACK.set((*stack, Frame(forced, None, self, tools)))
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            _STACK.reset(token)
+
+    stateless_call.autograph_info__ = None  # type: ignore[attr-defined]
+    layer_class.stateless_call = stateless_call

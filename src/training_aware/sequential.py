@@ -33,15 +33,11 @@ from typing import Any
 
 import keras
 from keras.src.backend import compute_output_spec
-from keras.src.backend.common import global_state
-from keras.src.backend.common.stateless_scope import in_stateless_scope
-from keras.src.backend.common.symbolic_scope import in_symbolic_scope
 from keras.src.backend.common.variables import standardize_shape
 from keras.src.layers.core.input_layer import InputLayer
 from keras.src.models.functional import Functional
-from keras.src.utils.backend_utils import in_tf_graph
 
-from training_aware import scope
+from training_aware import _rollback, scope
 from training_aware._config import decode, encode, record_arguments
 from training_aware.errors import (
     InvalidChildError,
@@ -526,19 +522,16 @@ class TrainingSequential(keras.Model):  # type: ignore[misc]
         return scope.run_in_frame(frame, self._run, (inputs, mode, mask), {})
 
     def _run(self, x: Any, mode: Any, mask: Any) -> Any:
+        return _rollback.transaction(self, mode, self._run_children, x, mode, mask)
+
+    def _run_children(self, x: Any, mode: Any, mask: Any) -> Any:
         plan = self._plan
-        saved = _snapshot(self) if mode is True else None
-        try:
-            if mask is not None and plan and getattr(plan[0][0], "_call_has_mask_arg", False):
-                child, passes = plan[0]
-                x = child(x, training=mode, mask=mask) if passes else child(x, mask=mask)
-                plan = plan[1:]
-            for child, passes in plan:
-                x = child(x, training=mode) if passes else child(x)
-        except BaseException:
-            # The "a failed call changes no statistics" rule, kept as one swappable call.
-            _rollback(saved)
-            raise
+        if mask is not None and plan and getattr(plan[0][0], "_call_has_mask_arg", False):
+            child, passes = plan[0]
+            x = child(x, training=mode, mask=mask) if passes else child(x, mask=mask)
+            plan = plan[1:]
+        for child, passes in plan:
+            x = child(x, training=mode) if passes else child(x)
         return x
 
     # -- serialization ---------------------------------------------------------------------
@@ -681,27 +674,6 @@ def _explain_call_signature(layer: Any, error: TypeError) -> None:
             f"positional arguments: {required}. Fix: give the others a default (a `training` "
             "argument should default to None)."
         ) from error
-
-
-def _snapshot(model: Any) -> list[tuple[Any, Any]] | None:
-    """Values of every non-trainable variable, in eager code only (a trace changes nothing)."""
-    if in_stateless_scope() or in_symbolic_scope() or in_tf_graph():
-        return None
-    if global_state.get_global_attribute("in_tf_graph_scope", False):
-        return None
-    # An on-device copy (a TF read aliases the buffer that the next `assign` overwrites).
-    return [(v, keras.ops.copy(v.value)) for v in model.non_trainable_variables]
-
-
-def _restore(saved: list[tuple[Any, Any]]) -> None:
-    for variable, value in saved:
-        variable.assign(value)
-
-
-def _rollback(saved: list[tuple[Any, Any]] | None) -> None:
-    """Put back the statistics a failed training call changed (see `_snapshot`)."""
-    if saved is not None:
-        _restore(saved)
 
 
 def _match_children(model: TrainingSequential, saved: list[Any]) -> None:
