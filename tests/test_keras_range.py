@@ -1,4 +1,4 @@
-"""The Keras range is a tested fact: the declared floor, the tested range and the call-context check.
+"""The Keras range as a tested fact: the declared floor, the tested range, the call context.
 
 The hook undoes Keras' write of `training` into its shared call context (FACTS F3) through that
 object's instance attributes. `scope.check_call_context` verifies the shape at install, so a Keras
