@@ -9,10 +9,47 @@ Python function calls per compiled step (cProfile) and ops in the traced TensorF
 
 from __future__ import annotations
 
+import argparse
+import os
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
+
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def select_backend(argv: list[str] | None = None) -> str:
+    """Set `KERAS_BACKEND` from `--backend` in `argv` (default: `sys.argv`); call before Keras.
+
+    `--backend` wins over the environment variable; neither given means TensorFlow. Keras picks
+    its backend once, at import, so this must run before the first `import keras`.
+    """
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--backend", choices=BACKENDS)
+    known, _ = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    if known.backend:
+        os.environ["KERAS_BACKEND"] = known.backend
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    chosen = os.environ["KERAS_BACKEND"]
+    if "keras" in sys.modules:
+        actual = sys.modules["keras"].backend.backend()
+        if actual != chosen:
+            raise SystemExit(f"keras was imported with backend {actual} before --backend {chosen}")
+    return chosen
+
+
+def add_backend_argument(parser: argparse.ArgumentParser) -> None:
+    """Declare `--backend` on a script's parser (`select_backend` has already applied it)."""
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=os.environ.get("KERAS_BACKEND", "tensorflow"),
+        help="Keras backend, set before Keras is imported (default: $KERAS_BACKEND, else "
+        "tensorflow)",
+    )
 
 
 def per_call(fn: Callable[[], Any], calls: int) -> float:
@@ -84,14 +121,23 @@ def graph_ops(models: dict[str, Any], batch: int, features: int) -> None:
 
 
 def set_threads(threads: int) -> None:
-    """Pin TensorFlow to `threads` op threads (0: leave TensorFlow's default)."""
+    """Pin TensorFlow or PyTorch to `threads` op threads (0: the backend's default).
+
+    JAX's CPU thread pool is fixed when it starts; it keeps its default.
+    """
     import keras
 
-    if keras.backend.backend() == "tensorflow" and threads:
+    if not threads:
+        return
+    if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
+    elif keras.backend.backend() == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
 
 
 def compare_models(

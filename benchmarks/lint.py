@@ -14,6 +14,8 @@ Run:
     python benchmarks/lint.py                # the installed keras package, 3 repeats
     python benchmarks/lint.py --repeats 5 --tree PATH
 
+`--backend` is accepted like every benchmark's and changes nothing: the checker imports no backend.
+
 Targets (issue 5): the checker <= 2x `ast.parse`, and faster than flake8. Quote the ratios, not
 the absolute times, which depend on the machine.
 """
@@ -65,6 +67,11 @@ def main() -> int:
     parser.add_argument("--tree", default=None, help="source tree (default: installed keras)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-flake8", action="store_true", help="skip the flake8 comparison")
+    parser.add_argument(
+        "--backend",
+        choices=("tensorflow", "jax", "torch"),
+        help="accepted like every benchmark's; the checker reads source and imports no backend",
+    )
     args = parser.parse_args()
     tree = args.tree or keras_tree()
     files = list(discover([tree], (), None))

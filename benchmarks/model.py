@@ -9,8 +9,9 @@ Same layers (Dense(64) -> BatchNormalization -> Dropout(0.5)), same weights, bat
 Measured, interleaving the candidates in every repeat, medians: eager forward call
 (`model(x, training=True)` and `model(x)`) and one compiled `fit` step (`train_on_batch`).
 
-Run:  python benchmarks/model.py [--repeats 15] [--calls 50] [--steps 50] [--threads 1]
-Targets (issue 3): compiled fit step <= 1.02x, eager call <= 1.15x.
+Run:  python benchmarks/model.py --backend tensorflow|jax|torch [--repeats 15] [--calls 50]
+      [--steps 50] [--threads 1]
+Targets: compiled fit step <= 1.02x on every backend (issues 3, 11), eager call <= 1.15x.
 """
 
 from __future__ import annotations
@@ -20,13 +21,13 @@ import os
 import sys
 from typing import Any
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _timing import add_backend_argument, compare_models, select_backend, set_threads
+
+os.environ["KERAS_BACKEND"] = select_backend()  # --backend, before Keras is imported
 
 import keras
 import numpy as np
-from _timing import compare_models, set_threads
 
 from training_aware import TrainingAwareModel, forwards_training
 
@@ -65,6 +66,7 @@ class CheckedGoodModel(GoodModel):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_backend_argument(parser)
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--calls", type=int, default=50, help="eager calls per sample")
     parser.add_argument("--steps", type=int, default=50, help="fit steps per sample")

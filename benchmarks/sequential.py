@@ -9,7 +9,8 @@ the best samples):
 - one compiled `fit` step (`model.train_on_batch(x, y)` after warm-up), with two deterministic
   checks beside the timings: Python function calls per step and ops in the traced graph.
 
-Run:  python benchmarks/sequential.py [--repeats 15] [--calls 50] [--steps 50] [--threads 1]
+Run:  python benchmarks/sequential.py --backend tensorflow|jax|torch [--repeats 15] [--calls 50]
+      [--steps 50] [--threads 1]
 Targets (issue 9): eager call (inference and training) and compiled fit step <= 1.05x
 keras.Sequential.
 """
@@ -21,13 +22,13 @@ import os
 import sys
 from typing import Any
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _timing import add_backend_argument, compare_models, select_backend, set_threads
+
+os.environ["KERAS_BACKEND"] = select_backend()  # --backend, before Keras is imported
 
 import keras
 import numpy as np
-from _timing import compare_models, set_threads
 
 from training_aware import TrainingSequential
 
@@ -85,6 +86,7 @@ def make_models(x: np.ndarray) -> dict[str, keras.Model]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_backend_argument(parser)
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--calls", type=int, default=50, help="eager calls per sample")
     parser.add_argument("--steps", type=int, default=50, help="fit steps per sample")

@@ -159,3 +159,9 @@ def bn_stats(model: Any) -> list[np.ndarray]:
 def same_arrays(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
     """Bit-identical, element for element."""
     return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Also declared in pyproject.toml; registered here too so a branch without that line (or a
+    # subprocess run of a subset) never turns the marker into an error under filterwarnings=error.
+    config.addinivalue_line("markers", "slow: takes more than ~5 s")

@@ -32,6 +32,7 @@ __all__ = [
     "Frame",
     "KerasVersionWarning",
     "call_keeping_context",
+    "check_call_context",
     "current_mode",
     "ensure_hook",
     "explicit_training",
@@ -43,7 +44,7 @@ __all__ = [
 ]
 
 # The Keras releases whose `Layer.__call__` the hook was tested against: [low, high).
-TESTED_KERAS: Final = ((3, 15, 1), (3, 16, 0))
+TESTED_KERAS: Final = ((3, 12, 0), (3, 16, 0))
 
 
 class KerasVersionWarning(UserWarning):
@@ -441,6 +442,7 @@ def _check_internals(layer_class: type) -> None:
             f"{_version_text(TESTED_KERAS[0])} up to (not including) "
             f"{_version_text(TESTED_KERAS[1])}. Install a keras in that range."
         )
+    check_call_context(_live_call_context(probe))
     version = _keras_version()
     low, high = TESTED_KERAS
     if not (low <= version < high):
@@ -452,6 +454,66 @@ def _check_internals(layer_class: type) -> None:
             KerasVersionWarning,
             stacklevel=6,
         )
+
+
+def check_call_context(context: Any) -> None:
+    """Raise `RuntimeError` unless `context` keeps `training` where the hook restores it.
+
+    `preserve_keras_context` undoes Keras' write of `training` into its shared call context
+    (FACTS F3) through the context's instance `__dict__`; Keras writes with `set_value` and reads
+    with `get_value`. On a Keras whose call context works otherwise the restore would silently do
+    nothing, so the hook checks a real context at install. The context is left as it was.
+    """
+    name = type(context).__name__
+    problem = None
+    if context is None:
+        problem = "`Layer.__call__` keeps no call context where the hook looks for it"
+    elif not (
+        callable(getattr(context, "get_value", None))
+        and callable(getattr(context, "set_value", None))
+    ):
+        problem = f"its call context ({name}) has no get_value/set_value"
+    elif not isinstance(getattr(context, "__dict__", None), dict):
+        problem = f"its call context ({name}) keeps no instance __dict__"
+    else:
+        state = vars(context)
+        had, saved = "training" in state, state.get("training")
+        try:
+            context.set_value("training", True)
+            stored = state.get("training") is True and context.get_value("training") is True
+            state.pop("training", None)
+            cleared = context.get_value("training") is None
+        finally:
+            state.pop("training", None)
+            if had:
+                state["training"] = saved
+        if not (stored and cleared):
+            problem = f"its call context ({name}) does not keep `training` as an attribute"
+    if problem is not None:
+        raise RuntimeError(
+            f"training_aware does not recognise this Keras (keras "
+            f"{_version_text(_keras_version())}): {problem}, so an explicit `training` could leak "
+            f"to sibling layers (FACTS F3). Tested on keras >={_version_text(TESTED_KERAS[0])},"
+            f"<{_version_text(TESTED_KERAS[1])}: install a keras in that range."
+        )
+
+
+def _live_call_context(probe: Any) -> Any:
+    """The call context Keras is using, or one it makes the way `Layer.__call__` does."""
+    from keras.src.backend.common import global_state
+
+    active = global_state.get_global_attribute("current_call_ctx")
+    if active is not None:
+        return active
+    if not hasattr(probe, "_get_call_context") or not hasattr(probe, "_maybe_reset_call_context"):
+        return None
+    context = probe._get_call_context()
+    try:
+        if global_state.get_global_attribute("current_call_ctx") is not context:
+            return None  # Keras keeps it elsewhere: reported by check_call_context
+        return context
+    finally:
+        probe._maybe_reset_call_context()
 
 
 def _version_text(version: tuple[int, ...]) -> str:
