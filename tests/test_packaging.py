@@ -196,3 +196,25 @@ def test_readme_says_what_facts_is_before_citing_it() -> None:
     assert all(c > introduced for c in citations), "an F-row is cited before FACTS is introduced"
     assert "seed" not in text.lower()
     assert "the classic `BadModel` / `GoodModel` / `ComplexModel` examples" in text
+
+
+def test_the_library_without_keras_says_which_extra_to_install(tmp_path: Path) -> None:
+    code = BLOCKER.split("from training_aware.cli")[0] + (
+        "import training_aware\n"
+        "try:\n"
+        "    training_aware.TrainingAwareModel\n"
+        "except ModuleNotFoundError as error:\n"
+        "    print(error.name, '|', error)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code.format(backends=set(BACKENDS))],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    name, _, message = result.stdout.partition(" | ")
+    assert name == "keras"
+    assert "pip install 'training-aware[tensorflow]'" in message

@@ -191,7 +191,19 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'training_aware' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    try:
+        imported = importlib.import_module(module)
+    except ModuleNotFoundError as error:
+        if error.name != "keras":
+            raise
+        raise ModuleNotFoundError(
+            f"training_aware.{name} needs Keras, which is not installed: a bare "
+            "`pip install training-aware` is the static checker alone. Install Keras with a "
+            "backend: pip install 'training-aware[tensorflow]' (or [jax], [torch], or [keras] "
+            "with a backend you install yourself).",
+            name="keras",
+        ) from error
+    value = getattr(imported, name)
     globals()[name] = value  # later lookups skip this function
     return value
 
