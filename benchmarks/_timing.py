@@ -52,6 +52,36 @@ def add_backend_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def model_benchmark_arguments(
+    description: str, argv: list[str] | None = None
+) -> argparse.Namespace:
+    """The options every model benchmark shares (backend, repeats, calls, steps, threads), parsed;
+    the op threads are pinned before returning."""
+    parser = argparse.ArgumentParser(description=description)
+    add_backend_argument(parser)
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--calls", type=int, default=50, help="eager calls per sample")
+    parser.add_argument("--steps", type=int, default=50, help="fit steps per sample")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="op threads (0: the backend's default)"
+    )
+    args = parser.parse_args(argv)
+    set_threads(args.threads)
+    return args
+
+
+def random_batch(batch: int, features: int, units: int) -> tuple[Any, Any]:
+    """Seeded `(x, y)` float32 arrays, and Keras' own seed set, the same in every script."""
+    import keras
+    import numpy as np
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(batch, features)).astype("float32")
+    y = rng.normal(size=(batch, units)).astype("float32")
+    return x, y
+
+
 def per_call(fn: Callable[[], Any], calls: int) -> float:
     """Mean seconds per call over `calls` back-to-back calls."""
     start = time.perf_counter()

@@ -19,13 +19,12 @@ Target: eager <= 1.15x (the eager target of benchmarks/model.py), fit step <= 1.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _timing import add_backend_argument, compare_models, select_backend, set_threads
+from _timing import compare_models, model_benchmark_arguments, random_batch, select_backend
 
 os.environ["KERAS_BACKEND"] = select_backend()  # --backend, before Keras is imported
 
@@ -68,19 +67,9 @@ class Unforwarded(TrainingAwareModel):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_backend_argument(parser)
-    parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--calls", type=int, default=50, help="eager calls per sample")
-    parser.add_argument("--steps", type=int, default=50, help="fit steps per sample")
-    parser.add_argument("--threads", type=int, default=1, help="op threads (0: the default)")
-    args = parser.parse_args(argv)
-    set_threads(args.threads)
-
-    keras.utils.set_random_seed(0)
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(BATCH, FEATURES)).astype("float32")
-    y = rng.normal(size=(BATCH, UNITS)).astype("float32")
+    assert __doc__ is not None
+    args = model_benchmark_arguments(__doc__.splitlines()[0], argv)
+    x, y = random_batch(BATCH, FEATURES, UNITS)
     models: dict[str, keras.Model] = {BASELINE: HandForwarded(), OURS: Unforwarded()}
     for model in models.values():
         model(x, training=True)

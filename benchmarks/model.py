@@ -16,18 +16,16 @@ Targets: compiled fit step <= 1.02x on every backend (issues 3, 11), eager call 
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _timing import add_backend_argument, compare_models, select_backend, set_threads
+from _timing import compare_models, model_benchmark_arguments, random_batch, select_backend
 
 os.environ["KERAS_BACKEND"] = select_backend()  # --backend, before Keras is imported
 
 import keras
-import numpy as np
 
 from training_aware import TrainingAwareModel, forwards_training
 
@@ -65,19 +63,9 @@ class CheckedGoodModel(GoodModel):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_backend_argument(parser)
-    parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--calls", type=int, default=50, help="eager calls per sample")
-    parser.add_argument("--steps", type=int, default=50, help="fit steps per sample")
-    parser.add_argument("--threads", type=int, default=1, help="TF op threads (0: TF default)")
-    args = parser.parse_args(argv)
-    set_threads(args.threads)
-
-    keras.utils.set_random_seed(0)
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(BATCH, FEATURES)).astype("float32")
-    y = rng.normal(size=(BATCH, UNITS)).astype("float32")
+    assert __doc__ is not None
+    args = model_benchmark_arguments(__doc__.splitlines()[0], argv)
+    x, y = random_batch(BATCH, FEATURES, UNITS)
     models: dict[str, keras.Model] = {
         BASELINE: GoodModel(),
         "BadModel as TrainingAwareModel": BadModel(),
