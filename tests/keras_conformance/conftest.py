@@ -49,6 +49,23 @@ EXCLUDED: dict[str, str] = {
     ),
 }
 
+# The files are v3.15.1's: on an older Keras (the project's floor, .ci/floor), these tests of
+# Keras' own deserialization checks, added since, fail on plain keras.Sequential too (checked on
+# keras 3.12.0 with the unswapped file: the same 7 fail, the other 24 pass).
+_NEWER_KERAS_CHECKS = {
+    f"serialization_lib_test.py::SerializationLibTest::test_{name}"
+    for name in (
+        "deserialize_invalid_function_config",
+        "deserialize_invalid_type_config",
+        "deserialize_invalid_typespec_config",
+        "malformed_layer_for_sequential_model",
+        "missing_name_for_sequential_model",
+        "registered_name_for_keras_builtin_function_raises",
+        "registered_name_for_keras_builtin_raises",
+    )
+}
+_THIS_KERAS = tuple(int(part) for part in keras.__version__.split(".")[:3] if part.isdigit())
+
 # saving_lib_test.py is brought in for its Sequential cases only: the rest tests Keras' saving of
 # other classes (and takes minutes: EfficientNet sharding), so it is deselected.
 _SEQUENTIAL_ONLY = "saving_lib_test.py"
@@ -90,6 +107,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for spec in KERAS_WARNING_FILTERS:
             item.add_marker(pytest.mark.filterwarnings(spec))
         key = f"{item.path.name}::{item.nodeid.split('::', 1)[1]}"
+        if key in _NEWER_KERAS_CHECKS and _THIS_KERAS < (3, 15, 1):
+            item.add_marker(
+                pytest.mark.skip(
+                    reason=f"a Keras v3.15.1 deserialization check that keras "
+                    f"{keras.__version__} lacks (plain keras.Sequential fails it there too)"
+                )
+            )
         if key in EXCLUDED:
             item.add_marker(pytest.mark.skip(reason=f"excluded on purpose: {EXCLUDED[key]}"))
         if item.get_closest_marker("requires_trainable_backend") and (
