@@ -26,7 +26,7 @@ from typing import Any, Final
 
 from training_aware._training_table import IGNORES_TRAINING, USES_TRAINING
 
-__all__ = ["UNKNOWN", "Judgement", "anywhere", "attribute", "own"]
+__all__ = ["UNKNOWN", "Judgement", "anywhere", "attribute", "call_owner", "own"]
 
 # Keras classes whose own computation reads `training` only through these attributes being > 0.
 _RATES: Final = {
@@ -100,7 +100,7 @@ def _keras_rule(layer: Any, owner: type) -> Judgement | None:
     return None
 
 
-def _call_owner(cls: type, after: type | None = None) -> type | None:
+def call_owner(cls: type, after: type | None = None) -> type | None:
     """The class whose `call` instances of `cls` run (or, with `after`, `super().call` from it)."""
     mro = cls.__mro__
     start = mro.index(after) + 1 if after is not None and after in mro else 0
@@ -114,7 +114,7 @@ def own(layer: Any, *, _after: type | None = None, _depth: int = 0) -> Judgement
     """Whether `layer`'s own computation (not its sublayers') depends on `training`."""
     if not getattr(layer, "_call_has_training_arg", False):
         return NO
-    owner = _call_owner(type(layer), _after)
+    owner = call_owner(type(layer), _after)
     if owner is None:
         return NO
     function = inspect.unwrap(vars(owner)["call"])

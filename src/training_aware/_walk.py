@@ -62,6 +62,12 @@ def is_mode_dependent(layer: Any) -> bool:
     Keras built-ins: by the generated table (`Dense` declares `training` and ignores it). Other
     classes: a layer that declares `training` and contains no sublayers (a container's own mode
     matters only through its children, which are judged themselves).
+
+    This is the audit's question (which layers' received mode to report), judged per class on
+    purpose: a leaf that declares `training` and never reads it still matters to the audit when
+    its default writes a mode into Keras' call context (FACTS F9). `@forwards_training` asks
+    another question, whether dropping the flag changes an output, and judges it per instance
+    (`training_aware._dependence`).
     """
     if not getattr(layer, "_call_has_training_arg", False):
         return False

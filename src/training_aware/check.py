@@ -25,7 +25,7 @@ import keras
 
 from training_aware import _callsite, scope
 from training_aware._callsite import Site, fixed_call
-from training_aware._dependence import Judgement, anywhere, attribute, own
+from training_aware._dependence import Judgement, anywhere, attribute, call_owner, own
 from training_aware.errors import (
     DroppedTrainingFlagError,
     MissingTrainingArgumentError,
@@ -69,10 +69,8 @@ class DroppedTrainingFlagWarning(UserWarning):
 
 
 def _call_owner(cls: type) -> type:
-    for klass in cls.__mro__:
-        if "call" in vars(klass):
-            return klass
-    return cls
+    """The class whose `call` instances of `cls` run (every Layer subclass has one)."""
+    return call_owner(cls) or cls
 
 
 def depends_on_training(layer: Any) -> bool:

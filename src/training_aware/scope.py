@@ -336,8 +336,11 @@ def _hooked_call(self: Any, *args: Any, **kwargs: Any) -> Any:
     if explicit is not None and explicit is not True and explicit is not False:
         where = f"{type(self).__name__} '{self.name}'"
         explicit = kwargs["training"] = validate_training(explicit, where)
-    if top.tools is not None:  # a block (override_modes, mc_predict, audit) is active
-        return _call_with_tools(self, stack, args, kwargs)
+    tools = top.tools
+    if tools is not None:  # a block (override_modes, mc_predict, audit) is active
+        forced = tools.forced(self)
+        if forced is not None:
+            return _call_forced(self, stack, args, kwargs, forced)
     after = None
     if top.inspector is not None:
         after = top.inspector(self, sys._getframe(1), passed, explicit)
@@ -347,16 +350,17 @@ def _hooked_call(self: Any, *args: Any, **kwargs: Any) -> Any:
         child_mode = top.mode
         if accepts and not _ignores_training(type(self)):
             kwargs["training"] = child_mode
-        if top.inspector is None:
-            # The common case: same mode, no observer, nothing to push.
-            return _original_call(self, *args, **kwargs)  # type: ignore[misc]
     else:
         child_mode = explicit
-        if explicit is top.mode and top.inspector is None:
-            # Forwarded by hand (`training=training`): the same mode, nothing to push.
-            return _original_call(self, *args, **kwargs)  # type: ignore[misc]
+    if tools is not None and tools.recording:
+        tools.record(self, _received(self, args, kwargs))
+    if child_mode is top.mode and top.inspector is None:
+        # The common case: the same mode (inherited, or forwarded by hand as
+        # `training=training`) and no observer: nothing to push.
+        return _original_call(self, *args, **kwargs)  # type: ignore[misc]
     inspector = top.inspector if _is_transparent(self, top) else None
-    token = _STACK.set((*stack, Frame(child_mode, inspector, top.owner if inspector else self)))
+    owner = top.owner if inspector else self
+    token = _STACK.set((*stack, Frame(child_mode, inspector, owner, tools)))
     try:
         result = _original_call(self, *args, **kwargs)  # type: ignore[misc]
     finally:
@@ -705,44 +709,20 @@ def _received(layer: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     return None if param is None or param.default is param.empty else param.default
 
 
-def _call_with_tools(
-    self: Any, stack: tuple[Frame, ...], args: tuple[Any, ...], kwargs: dict[str, Any]
+def _call_forced(
+    self: Any, stack: tuple[Frame, ...], args: tuple[Any, ...], kwargs: dict[str, Any], mode: bool
 ) -> Any:
-    """The hook's path while a block is active: forced modes first, then the usual frames."""
-    top = stack[-1]
-    tools = top.tools
+    """The hook's path for a layer an active block forces: `mode` for it and its sublayers."""
+    tools = stack[-1].tools
     assert tools is not None
-    forced = tools.forced(self)
-    if forced is not None:
-        if self._call_has_training_arg:
-            args = _set_training(self, args, kwargs, forced)
-        if tools.recording:
-            tools.record(self, forced if self._call_has_training_arg else None)
-        token = _STACK.set((*stack, Frame(forced, None, self, tools)))
-        try:
-            with preserve_keras_context():  # the forced mode must not reach the siblings (F3)
-                return _original_call(self, *args, **kwargs)  # type: ignore[misc]
-        finally:
-            _STACK.reset(token)
-    explicit = explicit_training(self, args, kwargs)
-    if top.inspector is not None:
-        top.inspector(self, sys._getframe(2), "training" in kwargs, explicit)
-    child_mode: Any
-    if top.mode is NO_MODE:
-        child_mode = NO_MODE
-    elif explicit is None:
-        child_mode = top.mode
-        if self._call_has_training_arg and not _ignores_training(type(self)):
-            args = _set_training(self, args, kwargs, child_mode)
-    else:
-        child_mode = explicit
+    if self._call_has_training_arg:
+        args = _set_training(self, args, kwargs, mode)
     if tools.recording:
-        tools.record(self, _received(self, args, kwargs))
-    if child_mode is top.mode and top.inspector is None:
-        return _original_call(self, *args, **kwargs)  # type: ignore[misc]
-    token = _STACK.set((*stack, Frame(child_mode, None, self, tools)))
+        tools.record(self, mode if self._call_has_training_arg else None)
+    token = _STACK.set((*stack, Frame(mode, None, self, tools)))
     try:
-        return _original_call(self, *args, **kwargs)  # type: ignore[misc]
+        with preserve_keras_context():  # the forced mode must not reach the siblings (F3)
+            return _original_call(self, *args, **kwargs)  # type: ignore[misc]
     finally:
         _STACK.reset(token)
 
