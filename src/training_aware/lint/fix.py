@@ -156,9 +156,7 @@ def fix_source(
     left = sum(1 for f in findings if f.code in FIXABLE)
     if left != len(skipped) + len(held):
         return _untouched(unchanged, "the repaired text would still report a fixed rule")
-    return FileFix(
-        path, source, text, tuple(applied), tuple(findings), skipped, held, tuple(risky)
-    )
+    return FileFix(path, source, text, tuple(applied), tuple(findings), skipped, held, tuple(risky))
 
 
 def _parse(text: str) -> ast.Module:

@@ -127,9 +127,9 @@ def _rebinds(func: ast.FunctionDef | ast.AsyncFunctionDef, name: str) -> bool:
             continue
         if isinstance(node, ast.Lambda):
             continue
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
-            if node.id == name:
-                return True
+        stored = isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del)
+        if stored and isinstance(node, ast.Name) and node.id == name:
+            return True
         if isinstance(node, ast.alias) and (node.asname or node.name).split(".")[0] == name:
             return True
         if isinstance(node, ast.Global | ast.Nonlocal) and name in node.names:
