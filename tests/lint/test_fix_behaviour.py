@@ -241,3 +241,42 @@ def test_keras_preprocessing_layers_keep_their_training_default() -> None:
     risky_pipeline = _fixed(pipeline, "pipeline.py", unsafe=True).fixed or ""
     alone, piped = flipped(risky_base, risky_pipeline)
     assert np.array_equal(alone, images) and np.array_equal(piped, images)
+
+
+FLIPPED = textwrap.dedent(
+    '''\
+    import keras
+
+
+    class Classifier(keras.Model):
+        """TA001, unsafe: `predict` passes nothing to this `call`, so RandomFlip augments."""
+
+        def __init__(self):
+            super().__init__()
+            self.flip = keras.layers.RandomFlip("horizontal", seed=3)
+            self.drop = keras.layers.Dropout(0.5)
+
+        def call(self, images):
+            return self.drop(self.flip(images))
+    '''
+)
+
+
+def test_adding_training_above_an_augmentation_layer_is_unsafe() -> None:
+    import numpy as np
+
+    safe = _fixed(FLIPPED, "classifier.py", unsafe=False)
+    assert safe.fixed == FLIPPED and {f.code for f, _ in safe.unsafe} == {"TA001"}
+    assert "RandomFlip (which defaults to `training=True`)" in safe.unsafe[0][1]
+    risky = _fixed(FLIPPED, "classifier.py", unsafe=True)
+    images = np.arange(8 * 4 * 4, dtype="float32").reshape(8, 4, 4, 1)
+
+    def build(module: types.ModuleType) -> Any:
+        model = module.Classifier()
+        model.build((None, 4, 4, 1))
+        return model
+
+    before, after = load(FLIPPED, "before"), load(risky.fixed or "", "after")
+    # Plain Keras: `predict` calls a `call` without `training` bare, and RandomFlip's own
+    # default (True) flips; after the repair `predict` passes False and nothing flips.
+    assert changed(before, after, build, images, None, ("predict",)) == {"predict"}

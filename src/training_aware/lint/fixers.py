@@ -73,6 +73,13 @@ def _callee(message: str) -> str | None:
     return message[start:end] if end > start else None
 
 
+def _layer(message: str) -> str:
+    """The layer class the message names after the callee: "calls `x` (Dropout)" -> Dropout."""
+    start = message.find("` (", message.find("calls `"))
+    end = message.find(")", start)
+    return message[start + 3 : end] if 0 <= start < end else ""
+
+
 def _same_expr(a: str, b: str) -> bool:
     try:
         return ast.dump(ast.parse(a.strip(), mode="eval")) == ast.dump(
@@ -238,6 +245,7 @@ class Planner:
             self.plan.skipped.extend((f, reason) for f in group)
             return
         risks = [self.forward_risk(c, func, region, new=True) for c in sublayer_calls]
+        risks.append(self.safety.predict_risk([_layer(f.message) for f in group]))
         if not self.allowed(group, next((r for r in risks if r is not None), None)):
             return
         base = _model_base(cls) if self.style == "base-class" else None

@@ -17,6 +17,11 @@ default; the result is written back to the context and handed to `call`):
   `Block.call(self, x)`), where the parameter keeps its default while the context holds the mode.
 - Adding `training=None` to a `call` that has none (TA001) is safe under the same conditions
   for the calls it forwards to: the new parameter is None exactly when the context is unset.
+  One more path changes: `predict` and `evaluate` now pass `training=False` to the model, where
+  they passed nothing (a `call` without the parameter). Dropout, BatchNorm and every layer that
+  reads None as inference do the same either way; a sublayer whose `call` defaults
+  `training=True` (Keras' augmentation and preprocessing layers) would stop running in training
+  mode there, so the repair is unsafe when it forwards to one.
 - Changing a `training=True` default to None (TA005) is never safe: a bare `layer(x)` outside
   `fit`/`evaluate`/`predict` (augmentation in a `tf.data` pipeline, Keras' own preprocessing
   layers) stops running in training mode. It is the fix for a model, and a behaviour change.
@@ -31,6 +36,20 @@ import ast
 from functools import cached_property
 
 _F3 = "FACTS F3, docs/facts.md"
+
+# Keras layers (3.15.1) whose `call` defaults `training=True`: augmentation and preprocessing.
+TRUE_DEFAULT: frozenset[str] = frozenset(
+    {
+        "AugMix", "AutoContrast", "CenterCrop", "ContrastLimitedAdaptiveHistogramEqualization",
+        "CutMix", "Equalization", "MaxNumBoundingBoxes", "MixUp", "Pipeline", "RandAugment",
+        "RandomBrightness", "RandomColorDegeneration", "RandomColorJitter", "RandomContrast",
+        "RandomCrop", "RandomElasticTransform", "RandomErasing", "RandomFlip",
+        "RandomGaussianBlur", "RandomGrayscale", "RandomHue", "RandomInvert",
+        "RandomPerspective", "RandomPosterization", "RandomRotation", "RandomSaturation",
+        "RandomSharpness", "RandomShear", "RandomTranslation", "RandomZoom", "Resizing",
+        "Solarization",
+    }
+)  # fmt: skip
 
 
 class Safety:
@@ -77,6 +96,18 @@ class Safety:
         return (
             "inside a layer's `call`, an explicit `training=True` is written into Keras' shared "
             f"call context and reaches the calls after it ({_F3})"
+        )
+
+    @staticmethod
+    def predict_risk(layers: list[str]) -> str | None:
+        """Why adding `training` to a `call` forwarding to these layer classes is unsafe."""
+        eager = sorted({name for name in layers if name in TRUE_DEFAULT})
+        if not eager:
+            return None
+        return (
+            "`predict` and `evaluate` would pass `training=False` to the model, where they pass "
+            f"nothing today, so {', '.join(eager)} (which defaults to `training=True`) would "
+            "stop running in training mode there"
         )
 
     @staticmethod
