@@ -15,8 +15,9 @@ Run:
 
 `--scaling N,M,...` times `lint --fix` on one generated module holding N fixable findings (N small
 layers whose `call` drops `training`, about 180 bytes each), for each N, interleaved with the
-report-only run on the same file, and prints the time per finding: `--fix` is linear when the
-time per finding stays flat as N grows (the ratio of the largest N's to the smallest's near 1).
+report-only run on the same file, and prints the CPU time (user + system, of the command's own
+process: a loaded machine does not inflate it) per finding: `--fix` is linear when the time per
+finding stays flat as N grows (the ratio of the largest N's to the smallest's near 1).
 
 Target: `--fix` within 3x the report-only run over a tree. Quote the ratios, not the times.
 """
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import resource
 import shutil
 import statistics
 import subprocess
@@ -42,14 +44,22 @@ def keras_tree() -> str:
     return str(Path(spec.origin).parent)
 
 
-def timed(command: list[str]) -> tuple[float, str]:
-    start = time.perf_counter()
+def timed(command: list[str], *, cpu: bool = False) -> tuple[float, str]:
+    """Wall time of `command` in its own process (or, with `cpu`, its user + system CPU time,
+    which a loaded machine does not inflate), and its summary line."""
+    start, used = time.perf_counter(), _children_cpu()
     proc = subprocess.run(command, capture_output=True, text=True, check=False)
-    elapsed = time.perf_counter() - start
+    elapsed = _children_cpu() - used if cpu else time.perf_counter() - start
     if proc.returncode not in (0, 1):
         raise SystemExit(f"{' '.join(command)} failed:\n{proc.stderr}")
-    summary = proc.stderr.strip().splitlines()  # the summary line goes to standard error
+    # The summary line goes to standard error (to standard output before version 0.1).
+    summary = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
     return elapsed, summary[-1] if summary else ""
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 # `python -m training_aware`: the package on PYTHONPATH (a checkout's `src`) is the one timed.
@@ -84,7 +94,7 @@ def scaling(sizes: list[int], repeats: int) -> int:
                 for name in ("report", "fix") if repeat % 2 == 0 else ("fix", "report"):
                     path.write_text(text)
                     command = [*TA, "lint", "--fix", str(path)] if name == "fix" else []
-                    elapsed, summary = timed(command or [*TA, "lint", str(path)])
+                    elapsed, summary = timed(command or [*TA, "lint", str(path)], cpu=True)
                     if name == "fix":
                         if f"fixed {n} finding(s)" not in summary:
                             raise SystemExit(f"unexpected summary for {n}: {summary}")
@@ -94,8 +104,8 @@ def scaling(sizes: list[int], repeats: int) -> int:
                 size = len(text.encode()) / 1e6
                 print(
                     f"  repeat {repeat + 1}: {n} findings ({size:.2f} MB): --fix "
-                    f"{per[n][-1] * n:.1f} s ({per[n][-1] * 1e3:.2f} ms/finding), report "
-                    f"{report[n][-1]:.1f} s"
+                    f"{per[n][-1] * n:.1f} s CPU ({per[n][-1] * 1e3:.2f} ms/finding), report "
+                    f"{report[n][-1]:.1f} s CPU"
                 )
     medians = {n: statistics.median(per[n]) for n in sizes}
     for n in sizes:
