@@ -338,7 +338,7 @@ class Apply(cst.CSTTransformer):
             and hint.annotation.value == "bool"
         ):
             # `training: bool = True` -> `training: bool | None = None`, still a valid hint.
-            optional = cst.parse_expression("bool | None")
+            optional = cst.parse_expression("bool | None")  # once per repaired default
             updated_node = updated_node.with_changes(
                 annotation=hint.with_changes(annotation=optional)
             )
