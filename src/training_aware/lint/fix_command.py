@@ -34,7 +34,10 @@ HUMAN = ("TA003", "TA004", "TA007", "TA008", "TA009")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add `--fix`, `--diff` and `--fix-style` to the `lint` parser."""
     group = parser.add_argument_group(
-        "fixing", f"repair {', '.join(FIXABLE)} in place; {', '.join(HUMAN)} are never rewritten"
+        "fixing",
+        f"repair {', '.join(FIXABLE)}: only the safe repairs (that change nothing correct code "
+        f"computes) unless --unsafe-fixes; {', '.join(HUMAN)} are never rewritten. Findings and "
+        "diffs go to standard output, the summary to standard error",
     )
     mode = group.add_mutually_exclusive_group()
     mode.add_argument("--fix", action="store_true", help="rewrite the files in place")
