@@ -328,8 +328,13 @@ def lint_source(
         ]
     except (ValueError, RecursionError, MemoryError) as exc:
         return [_ta000(path, 1, f"cannot parse ({type(exc).__name__}: {exc}); not checked")]
-    project = project if project is not None else Project()
-    module = project.index.add_parsed(path, source, tree)
+    if project is None:
+        project = Project()
+        module = project.index.add_parsed(path, source, tree)
+    elif project.index.parsed(path) is not None:
+        module = project.replace(path, source, tree)  # a new text of a module it knows
+    else:
+        module = project.index.add_parsed(path, source, tree)
     return lint_module(module, project, opt_in=opt_in, latent=latent)
 
 

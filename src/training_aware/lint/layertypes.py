@@ -293,9 +293,12 @@ class Typer:
                     return True
                 if isinstance(base, ast.Name) and base.id in self.classes:
                     local = base.id
-                elif (found := self.ref(base)) is not None and found[0] is not self:
-                    if found[0].is_model_like(found[1]):
-                        return True
+                elif (
+                    (found := self.ref(base)) is not None
+                    and found[0] is not self
+                    and found[0].is_model_like(found[1])
+                ):
+                    return True
             if local is None:
                 return False
             name = local
@@ -417,7 +420,12 @@ class Typer:
                     kind = Kind.MODEL
                 if kind is not Kind.UNKNOWN:
                     break
-        self._kinds[name] = kind
+        if id(cls) in self.types.collecting:
+            # asked while this class's attributes are still being collected (a module-level
+            # `Wrapper(...)` typed for its constructor's arguments): provisional, not kept
+            del self._kinds[name]
+        else:
+            self._kinds[name] = kind
         return kind
 
     def type_of_constructor(self, call: ast.Call, env: dict[str, Ty] | None = None) -> Ty:

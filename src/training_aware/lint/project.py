@@ -26,6 +26,8 @@ from training_aware.lint.syntax import Func, iter_classes
 
 SymbolKind = Literal["class", "function", "value", "module"]
 _MAX_HOPS = 8  # re-exports followed from one name (`__init__` -> submodule -> ...)
+# Top-level packages that are never part of a checked project's own modules' imports.
+_NOT_PROJECT = frozenset({"keras", "tensorflow", "jax", "torch", "numpy", "tf_keras", "os", "sys"})
 
 
 def module_name(path: str) -> tuple[str, str, str]:
@@ -211,6 +213,42 @@ class ProjectIndex:
             return None  # found under another name (not inside the package it claims)
         self._by_name[name] = module
         return module
+
+    def imports_of(self, module: Module) -> list[Module]:
+        """The project modules `module` imports names from (directly), in a stable order."""
+        out: list[Module] = []
+        for path in sorted(set(module.imports.names.values())):
+            if path.split(".", 1)[0] in _NOT_PROJECT:
+                continue
+            symbol = self.lookup(path)
+            if symbol is not None and symbol.module is not module and symbol.module not in out:
+                out.append(symbol.module)
+        return out
+
+    def in_import_order(self, paths: list[str]) -> list[str]:
+        """`paths` reordered so that a module comes after the project modules it imports (in
+        given order otherwise; an import cycle keeps its given order)."""
+        by_path = {os.path.abspath(p): p for p in paths}
+        done: set[str] = set()
+        order: list[str] = []
+
+        def visit(path: str, stack: set[str]) -> None:
+            key = os.path.abspath(path)
+            if key in done or key in stack:
+                return
+            stack.add(key)
+            module = self.module_at(path)
+            if module is not None:
+                for other in self.imports_of(module):
+                    if other.path in by_path:
+                        visit(by_path[other.path], stack)
+            stack.discard(key)
+            done.add(key)
+            order.append(path)
+
+        for path in paths:
+            visit(path, set())
+        return order
 
     def lookup(self, dotted: str, hops: int = 0) -> Symbol | None:
         """What `dotted` (`pkg.models.Net`, `pkg.Net` re-exported by `pkg/__init__.py`) refers

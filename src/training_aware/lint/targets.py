@@ -138,12 +138,12 @@ class Targets:
         gate = self._gate(module)
         if gate is not None:
             return gate
-        declared = self._declared(module.root)
+        flavour = module.imports.flavour
+        if flavour == KERAS2:  # `tf_keras` is Keras 2 whatever else is installed
+            return "2"
+        declared = self._declared(module.root) if os.path.isfile(module.path) else None
         if declared is not None:
             return declared
-        flavour = module.imports.flavour
-        if flavour == KERAS2:
-            return "2"
         if flavour in (KERAS3, TF_KERAS):
             return "3"
         for other in self._imported(module):
@@ -152,15 +152,7 @@ class Targets:
         return "3"
 
     def _imported(self, module: Module) -> list[Module]:
-        """The project modules `module` imports names from (directly)."""
-        out: list[Module] = []
-        for path in set(module.imports.names.values()):
-            if path.startswith(("keras", "tensorflow", "jax", "torch", "numpy")):
-                continue
-            symbol = self.index.lookup(path)
-            if symbol is not None and symbol.module is not module and symbol.module not in out:
-                out.append(symbol.module)
-        return out
+        return self.index.imports_of(module)
 
     def _backends(self, module: Module) -> frozenset[str]:
         uses = self._uses_of(module, set())
