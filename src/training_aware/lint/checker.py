@@ -20,7 +20,7 @@ from training_aware.lint.imports import AMBIGUOUS, KERAS3, TF_KERAS, keras_layer
 from training_aware.lint.layertypes import Typer, Types
 from training_aware.lint.noqa import suppressed
 from training_aware.lint.project import Module, ProjectIndex, parse
-from training_aware.lint.rules import ALWAYS, BACKENDS, LATENT, OPT_IN, Breaks, Finding
+from training_aware.lint.rules import ALWAYS, BACKENDS, LATENT, OPT_IN, TF_JAX, Breaks, Finding
 from training_aware.lint.sublayers import collect_attributes
 from training_aware.lint.syntax import find_method, iter_classes, passes_training, training_default
 from training_aware.lint.targets import Target, Targets
@@ -155,7 +155,7 @@ def _check_class(cls: ast.ClassDef, typer: Typer, report: module_rules.Report) -
         # A model is the outermost call: nothing runs after it, so its `True` default matters
         # only to its own mode-dependent sublayers (`training` as a flow-direction switch in a
         # normalizing flow changes nothing). A layer may sit before a BatchNorm anywhere.
-        report(default, "TA005", rules.ta005(cls.name))
+        report(default, "TA005", rules.ta005(cls.name), TF_JAX)
     methods = _methods(cls, typer) if own else {}
     train_step = methods.get("train_step")
     # `call` serves inference only when the model trains through its own `train_step` and

@@ -14,7 +14,7 @@ import ast
 import re
 
 from training_aware._training_table import IGNORES_TRAINING, USES_TRAINING
-from training_aware.lint.imports import AWARE_BASES, ImportMap, keras_layer_name
+from training_aware.lint.imports import AMBIGUOUS, AWARE_BASES, ImportMap, keras_layer_name
 from training_aware.lint.keras_layers import MODEL_NAMES, keras_kind
 from training_aware.lint.project import Module, ProjectIndex, Symbol, parse
 from training_aware.lint.sublayers import collect_attributes, scan_locals
@@ -43,6 +43,8 @@ from training_aware.lint.values import (
 
 __all__ = ["Typer", "Types", "call_params", "find_method", "training_default"]
 
+# Top-level packages never looked up in the project index.
+_OUTSIDE = frozenset({"keras", "tensorflow", "jax", "torch", "numpy", "tf_keras", "training_aware"})
 # Keras' own classes are known from the table; the project index is asked about other names.
 _KERAS_ROOTS = ("keras.", "keras_hub.", "keras_nlp.", "keras_cv.", "training_aware.")
 
@@ -68,6 +70,23 @@ class Types:
         if typer is None:
             typer = self._typers[id(module)] = Typer(module, self)
         return typer
+
+    def canonical(self, path: str, hops: int = 0) -> str:
+        """`path` with re-exports of outside names followed: `pkg.utils.keras.layers` is
+        `keras.layers` when `pkg/utils.py` does `import keras`."""
+        parts = path.split(".")
+        for i in range(len(parts) - 1, 0, -1):
+            module = self.index.find_module(".".join(parts[:i]))
+            if module is None:
+                continue
+            name = parts[i]
+            if name in module.functions or name in module.values or name in module.classes:
+                return path
+            target = module.imports.names.get(name)
+            if target is None or hops > 4:
+                return path
+            return self.canonical(".".join([target, *parts[i + 1 :]]), hops + 1)
+        return path
 
     def symbol(self, path: str) -> Symbol | None:
         """What the dotted `path` names in the project (cached)."""
@@ -97,6 +116,10 @@ class Typer:
         self.tree: ast.Module | None = module.tree
         self.functions = module.functions
         self._values: dict[str, Ty] = {}
+        self._flavour: str | None = None
+        self._via: list[Module] = []  # project modules that re-export an outside name
+        if module.package:
+            self._canonical_imports()
         self._kinds: dict[str, Kind] = {}
         self._layer_like: dict[str, bool] = {}
         self._returns: dict[str, Ty] = {}
@@ -106,8 +129,33 @@ class Typer:
 
     @property
     def flavour(self) -> str:
-        """The Keras the module targets: `keras3`, `keras2` or `ambiguous` (see ImportMap)."""
-        return self.imports.flavour
+        """The Keras the module targets, from its imports: `keras3`, `keras2`, `tf.keras` or
+        `ambiguous` (see ImportMap); a module that imports Keras only through another module
+        of the project (`from .utils import keras`, `from .base import Base`) takes that
+        module's."""
+        if self._flavour is None:
+            self._flavour = AMBIGUOUS  # cycle guard
+            flavour = self.imports.flavour
+            if flavour == AMBIGUOUS:
+                for other in [*self._via, *self.types.index.imports_of(self.module)]:
+                    flavour = self.types.typer(other).flavour
+                    if flavour != AMBIGUOUS:
+                        break
+            self._flavour = flavour
+        return self._flavour
+
+    def _canonical_imports(self) -> None:
+        """Rewrite names imported from a project module that itself imported them from outside
+        (`from .utils import keras`, with `import keras` in utils.py) to the outside path."""
+        for local, path in list(self.imports.names.items()):
+            if path.split(".", 1)[0] in _OUTSIDE:
+                continue
+            target = self.types.canonical(path)
+            if target != path:
+                self.imports.names[local] = target
+                via = self.types.index.lookup(path.rsplit(".", 1)[0])
+                if via is not None and via.module not in self._via:
+                    self._via.append(via.module)
 
     def return_type(self, name: str) -> Ty:
         """The type a same-module factory function returns (`def make_ffn(): return

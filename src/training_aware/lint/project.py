@@ -140,7 +140,7 @@ class ProjectIndex:
     def __init__(self, read: Reader = read_source) -> None:
         self.read = read
         self._by_path: dict[str, Module | None] = {}
-        self._names: dict[str, str] = {}  # dotted name -> absolute path, for registered files
+        self._names: dict[str, str] = {}  # dotted name -> path as given, for registered files
         self._roots: list[str] = []
         self._by_name: dict[str, Module | None] = {}
 
@@ -149,7 +149,7 @@ class ProjectIndex:
         modules of its package are looked up beside it when imported."""
         name, _, root = module_name(path)
         if name:
-            self._names.setdefault(name, os.path.abspath(path))
+            self._names.setdefault(name, path)
         if root not in self._roots:
             self._roots.append(root)
 
@@ -163,7 +163,7 @@ class ProjectIndex:
         if not os.path.isfile(key):
             return module  # text without a file (a snippet): no package around it
         if name:
-            self._names[name] = key
+            self._names[name] = path
             self._by_name[name] = module
         if root not in self._roots:
             self._roots.append(root)
