@@ -13,9 +13,9 @@ import numpy as np
 
 sys.path.insert(0, sys.argv[1])
 
-import textclf  # noqa: E402
+import textclf
 
-from training_aware import audit  # noqa: E402
+from training_aware import audit
 
 x = np.random.default_rng(0).normal(size=(8, 4)).astype("float32")
 models = {"Classifier": textclf.build_classifier(), "Regressor": textclf.build_regressor()}

@@ -65,7 +65,7 @@ class CallBodyChecker:
         self.latent_pins = typer.flavour in ("tf.keras", "keras2")
         # a literal `training=` on an earlier call of this body: it sticks in Keras' shared call
         # context, so a later sibling called without `training` gets it (FACTS F3, F13)
-        self.pinned = caller.pinned if caller is not None else False
+        self.pinned: bool = caller.pinned if caller is not None else False
         # The model's own `train_step` calls `self(x, training=...)`: since Keras 3.10 that
         # value reaches the sublayers through the call context, so `fit` is right.
         self.fit_passes_mode = fit_passes_mode

@@ -236,11 +236,11 @@ def _super_kind(cls: ast.ClassDef, typer: Typer) -> tuple[str, Kind]:
     for base, path in typer.base_paths(cls):
         found = typer.ref(base)
         if found is not None and found != (typer, cls.name):
-            owner, name = found
-            kind = owner.class_kind(name)
-            if kind is Kind.USES and not owner.call_declares_training(name):
+            owner, base_name = found
+            kind = owner.class_kind(base_name)
+            if kind is Kind.USES and not owner.call_declares_training(base_name):
                 kind = Kind.NOTRAIN
-            return name, kind
+            return base_name, kind
         name = keras_layer_name(path)
         if name is not None:
             if name in USES_TRAINING:

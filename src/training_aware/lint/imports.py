@@ -118,14 +118,14 @@ class ImportMap:
                     imports.names[local] = normalise(f"{base}.{alias.name}")
                     imports.raw[local] = f"{base}.{alias.name}"
             elif isinstance(node, ast.ImportFrom):
-                base = resolve_relative(node.level, node.module, package)
+                origin = resolve_relative(node.level, node.module, package)
                 for alias in node.names:
                     local = alias.asname or alias.name
-                    if base is None or alias.name == "*":  # a name of unknown origin
+                    if origin is None or alias.name == "*":  # a name of unknown origin
                         imports.names.pop(local, None)
                         imports.raw.pop(local, None)
                     else:
-                        imports.names[local] = imports.raw[local] = f"{base}.{alias.name}"
+                        imports.names[local] = imports.raw[local] = f"{origin}.{alias.name}"
         imports.flavour = _flavour(raw)
         return imports
 

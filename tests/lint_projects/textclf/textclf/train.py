@@ -16,7 +16,7 @@ def train_classifier(x, y, steps=2):
         with tf.GradientTape() as tape:
             loss = loss_fn(y, model(x))  # dropped: the model of models.py trains in inference
         grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
     return model
 
 
