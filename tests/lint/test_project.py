@@ -411,3 +411,28 @@ def test_a_project_object_can_be_reused_for_many_modules(tmp_path: Path):
     assert [
         f.code for f in lint_source(text, str(tmp_path / "pkg" / "net.py"), project=project)
     ] == ["TA002"]
+
+
+def test_flake8_plugin_reads_the_package_of_its_file():
+    from training_aware.lint.flake8_plugin import TrainingAwareChecker
+
+    path = PACKAGE / "models.py"
+    text = path.read_text()
+    plugin = TrainingAwareChecker(ast.parse(text), text.splitlines(True), str(path))
+    lines = {line for line, _, _, _ in plugin.run()}
+    assert lines == {line for name, line in marked(False) if name == "models.py"}
+
+
+def test_the_project_example_of_the_docs_reports_what_the_page_shows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+):
+    page = (REPO / "docs" / "lint.md").read_text()
+    section = page.split("## The whole project", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n# (shop/\w+\.py)\n(.*?)```", section, flags=re.S)
+    assert [name for name, _ in blocks] == ["shop/layers.py", "shop/models.py"]
+    write(tmp_path, {"shop/__init__.py": "", **{n: f"# {n}\n{text}" for n, text in blocks}})
+    shown = re.search(r"```console\n\$ training-aware lint shop/\n(.*?)```", section, re.S)
+    assert shown is not None
+    monkeypatch.chdir(tmp_path)
+    assert main(["shop/"]) == 1
+    assert capsys.readouterr().out == shown.group(1)
