@@ -80,12 +80,22 @@ def fix_paths(
     paths: Sequence[str], config: Config, style: FixStyle, *, write: bool, unsafe: bool = False
 ) -> list[FileFix]:
     """Repair every Python file under `paths`; a file whose real path lies outside them (a
-    symbolic link out of the tree) is left alone."""
+    symbolic link out of the tree) is left alone.
+
+    The files form one project (as for the report): a module is repaired after the project
+    modules it imports, so a block class that starts forwarding `training` in `layers.py` is
+    seen as mode-dependent where `models.py` calls it, and that call is repaired too."""
+    from training_aware.lint.checker import Project
     from training_aware.lint.fix import FileFix, fix_file
 
     roots = [os.path.realpath(p) for p in paths]
     results: list[FileFix] = []
-    for path in discover(paths, config.exclude, config.root):
+    project = Project(keras=config.keras, backends=config.backends)
+    files = list(discover(paths, config.exclude, config.root))
+    for path in files:
+        project.add(path)
+    by_order = project.index.in_import_order(files)
+    for path in by_order:
         source = read_source(path)
         if source.data is None:
             finding = Finding(path, 1, 1, "TA000", source.error or "cannot read")
@@ -97,9 +107,18 @@ def fix_paths(
         else:
             results.append(
                 fix_file(
-                    path, source.data, style=style, wants=config.wants, unsafe=unsafe, write=write
+                    path,
+                    source.data,
+                    style=style,
+                    wants=config.wants,
+                    unsafe=unsafe,
+                    write=write,
+                    latent=config.latent,
+                    project=project,
                 )
             )
+    position = {path: i for i, path in enumerate(files)}
+    results.sort(key=lambda r: position.get(r.path, len(position)))  # report in walk order
     return results
 
 
