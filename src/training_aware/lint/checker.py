@@ -60,6 +60,12 @@ class Project:
         """Register a file of the run (before any is checked)."""
         self.index.add(path)
 
+    def release(self, module: Module) -> None:
+        """Forget a checked module no other module imported (memory stays flat on big trees)."""
+        if self.index.release(module):
+            self.types.release(module)
+            self.targets.release(module)
+
     def replace(self, path: str, source: str, tree: ast.Module) -> Module:
         """Put a new text of a module in place (a repaired file): what was typed from the old
         one is forgotten."""
@@ -347,7 +353,7 @@ def lint_module(
     except RecursionError:
         return [_ta000(module.path, 1, "too deeply nested to check; not checked")]
     target = project.targets.of(module)
-    path = module.display
+    path = module.display or module.path
     return judge(found, path, module.source, target, opt_in=opt_in, latent=latent)
 
 

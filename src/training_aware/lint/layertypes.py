@@ -88,6 +88,10 @@ class Types:
             return self.canonical(".".join([target, *parts[i + 1 :]]), hops + 1)
         return path
 
+    def release(self, module: Module) -> None:
+        """Drop the `Typer` of a module the index has released."""
+        self._typers.pop(id(module), None)
+
     def symbol(self, path: str) -> Symbol | None:
         """What the dotted `path` names in the project (cached)."""
         if path not in self._symbols:
