@@ -58,9 +58,7 @@ class TrainingAwareChecker:
 
     def run(self) -> Iterator[tuple[int, int, str, type[TrainingAwareChecker]]]:
         """Yield `(line, col, "TAxxx message", type)`, col 0-based as flake8 expects."""
-        on_disk = self.filename not in ("<string>", "stdin", "-") and os.path.isfile(
-            self.filename
-        )
+        on_disk = self.filename not in ("<string>", "stdin", "-") and os.path.isfile(self.filename)
         config = _config(os.path.dirname(os.path.abspath(self.filename))) if on_disk else Config()
         path = self.filename if on_disk else "<string>"
         try:
