@@ -22,7 +22,7 @@ from training_aware.lint.noqa import suppressed
 from training_aware.lint.project import Module, ProjectIndex, parse
 from training_aware.lint.rules import ALWAYS, BACKENDS, LATENT, OPT_IN, TF_JAX, Breaks, Finding
 from training_aware.lint.sublayers import collect_attributes
-from training_aware.lint.syntax import find_method, iter_classes, passes_training, training_default
+from training_aware.lint.syntax import find_method, passes_training, training_default
 from training_aware.lint.targets import Target, Targets
 from training_aware.lint.values import Kind
 
@@ -88,7 +88,7 @@ def check_module(typer: Typer) -> list[Found]:
         found.add((line, col, code, message, breaks))
 
     tree, source = typer.module.tree, typer.source
-    classes = list(iter_classes(tree.body)) if "class " in source else []
+    classes = typer.module.class_nodes
     imports = typer.imports
     if imports.flavour == AMBIGUOUS and _TF_KERAS_TEXT.search(source):
         imports.flavour = TF_KERAS  # `import tensorflow as tf` ... `tf.keras.Model`
@@ -113,7 +113,7 @@ def judge(
     """Findings in the configuration the module runs in: each says whether it changes
     behaviour there or is latent (reported only when `latent`); opt-in rules only when named in
     `opt_in`; `# noqa` applied when `noqa`."""
-    lines = source.splitlines()
+    lines = source.splitlines() if found else []
     wanted = frozenset(opt_in)
     backends = tuple(b for b in BACKENDS if b in target.backends)
     out = []

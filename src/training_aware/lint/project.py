@@ -65,6 +65,7 @@ class Module:
     display: str = ""  # the path as given, for messages
     imported: bool = False  # another module has reached it through an import
     _imports: ImportMap | None = field(default=None, repr=False)
+    _class_nodes: list[ast.ClassDef] | None = field(default=None, repr=False)
     _classes: dict[str, ast.ClassDef] | None = field(default=None, repr=False)
     _functions: dict[str, Func] | None = field(default=None, repr=False)
     _values: dict[str, ast.expr] | None = field(default=None, repr=False)
@@ -77,11 +78,18 @@ class Module:
         return self._imports
 
     @property
+    def class_nodes(self) -> list[ast.ClassDef]:
+        """Every class statement of the module (nested ones too), in no particular order."""
+        if self._class_nodes is None:
+            found = iter_classes(self.tree.body) if "class " in self.source else iter(())
+            self._class_nodes = list(found)
+        return self._class_nodes
+
+    @property
     def classes(self) -> dict[str, ast.ClassDef]:
         """Every class the module defines (nested ones too), by name; the last one wins."""
         if self._classes is None:
-            found = iter_classes(self.tree.body) if "class " in self.source else iter(())
-            self._classes = {cls.name: cls for cls in found}
+            self._classes = {cls.name: cls for cls in self.class_nodes}
         return self._classes
 
     @property
