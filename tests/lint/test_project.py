@@ -436,3 +436,28 @@ def test_the_project_example_of_the_docs_reports_what_the_page_shows(
     monkeypatch.chdir(tmp_path)
     assert main(["shop/"]) == 1
     assert capsys.readouterr().out == shown.group(1)
+
+
+def test_base_classes_importing_each_other_in_a_circle_end(tmp_path: Path):
+    base = """
+        import keras
+        from .{other} import {other_cls}
+
+        class {cls}({other_cls}):
+            def __init__(self):
+                super().__init__()
+                self.drop = keras.layers.Dropout(0.5)
+
+            def call(self, x, training=None):
+                return self.drop(x)
+    """
+    write(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/a.py": base.format(other="b", other_cls="B", cls="A"),
+            "pkg/b.py": base.format(other="a", other_cls="A", cls="B"),
+        },
+    )
+    found_all = lint_paths([str(tmp_path)], Config(latent=True))
+    assert {f.code for f in found_all} <= {"TA002"}  # no TA000, no recursion error
