@@ -88,7 +88,7 @@ def fixed_project(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
     copy = tmp_path / "textclf"
     shutil.copytree(FIXTURE, copy)
     assert main(["--fix", "--latent", str(copy)]) == 0
-    assert "fixed 8 finding(s) in 3 file(s)" in capsys.readouterr().out
+    assert "fixed 8 finding(s) in 3 file(s)" in capsys.readouterr().err  # the summary line
     return copy
 
 
