@@ -101,10 +101,11 @@ def test_fix_repairs_every_dropped_flag_across_modules(fixed_project: Path):
         assert "training=" in after, (name, line)
 
 
-def _audit(project: Path, backend: str) -> dict[str, bool]:
+def _audit(projects: list[Path], backend: str) -> list[dict[str, bool]]:
     env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(REPO / "src")}
+    script = str(Path(__file__).with_name("audit_project.py"))
     result = subprocess.run(
-        [PYTHON, str(Path(__file__).with_name("audit_project.py")), str(project)],
+        [PYTHON, script, *map(str, projects)],
         capture_output=True,
         text=True,
         env=env,
@@ -112,7 +113,7 @@ def _audit(project: Path, backend: str) -> dict[str, bool]:
         check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    answer: dict[str, bool] = json.loads(result.stdout.strip().splitlines()[-1])
+    answer: list[dict[str, bool]] = json.loads(result.stdout.strip().splitlines()[-1])
     return answer
 
 
@@ -121,9 +122,9 @@ def _audit(project: Path, backend: str) -> dict[str, bool]:
 def test_after_fix_the_audit_finds_nothing_on_every_backend(fixed_project: Path, backend: str):
     # plain Keras: `Regressor` (no `training` in `call`) trains in inference mode on every
     # backend (FACTS F1); `Classifier` (flags dropped inside `call`) only on JAX (FACTS F2)
-    before = _audit(FIXTURE, backend)
+    before, after = _audit([FIXTURE, fixed_project], backend)
     assert before == {"Classifier": backend != "jax", "Regressor": False}
-    assert _audit(fixed_project, backend) == {"Classifier": True, "Regressor": True}
+    assert after == {"Classifier": True, "Regressor": True}
 
 
 def write(root: Path, files: dict[str, str]) -> None:
