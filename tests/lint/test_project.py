@@ -101,10 +101,11 @@ def test_fix_repairs_every_dropped_flag_across_modules(fixed_project: Path):
         assert "training=" in after, (name, line)
 
 
-def _audit(project: Path, backend: str) -> dict[str, bool]:
+def _audit(projects: list[Path], backend: str) -> list[dict[str, bool]]:
     env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(REPO / "src")}
+    script = str(Path(__file__).with_name("audit_project.py"))
     result = subprocess.run(
-        [PYTHON, str(Path(__file__).with_name("audit_project.py")), str(project)],
+        [PYTHON, script, *map(str, projects)],
         capture_output=True,
         text=True,
         env=env,
@@ -112,7 +113,7 @@ def _audit(project: Path, backend: str) -> dict[str, bool]:
         check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    answer: dict[str, bool] = json.loads(result.stdout.strip().splitlines()[-1])
+    answer: list[dict[str, bool]] = json.loads(result.stdout.strip().splitlines()[-1])
     return answer
 
 
@@ -121,9 +122,9 @@ def _audit(project: Path, backend: str) -> dict[str, bool]:
 def test_after_fix_the_audit_finds_nothing_on_every_backend(fixed_project: Path, backend: str):
     # plain Keras: `Regressor` (no `training` in `call`) trains in inference mode on every
     # backend (FACTS F1); `Classifier` (flags dropped inside `call`) only on JAX (FACTS F2)
-    before = _audit(FIXTURE, backend)
+    before, after = _audit([FIXTURE, fixed_project], backend)
     assert before == {"Classifier": backend != "jax", "Regressor": False}
-    assert _audit(fixed_project, backend) == {"Classifier": True, "Regressor": True}
+    assert after == {"Classifier": True, "Regressor": True}
 
 
 def write(root: Path, files: dict[str, str]) -> None:
@@ -436,3 +437,57 @@ def test_the_project_example_of_the_docs_reports_what_the_page_shows(
     monkeypatch.chdir(tmp_path)
     assert main(["shop/"]) == 1
     assert capsys.readouterr().out == shown.group(1)
+
+
+def test_base_classes_importing_each_other_in_a_circle_end(tmp_path: Path):
+    base = """
+        import keras
+        from .{other} import {other_cls}
+
+        class {cls}({other_cls}):
+            def __init__(self):
+                super().__init__()
+                self.drop = keras.layers.Dropout(0.5)
+
+            def call(self, x, training=None):
+                return self.drop(x)
+    """
+    write(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/a.py": base.format(other="b", other_cls="B", cls="A"),
+            "pkg/b.py": base.format(other="a", other_cls="A", cls="B"),
+        },
+    )
+    found_all = lint_paths([str(tmp_path)], Config(latent=True))
+    assert {f.code for f in found_all} <= {"TA002"}  # no TA000, no recursion error
+
+
+def test_a_helper_that_a_base_class_calls_is_checked_in_the_subclass(tmp_path: Path):
+    write(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/base.py": """
+                import keras
+
+                class Base(keras.Model):
+                    def call(self, x, training=None):
+                        return self.forward(x)
+            """,
+            "pkg/net.py": """
+                import keras
+                from .base import Base
+
+                class Net(Base):
+                    def __init__(self):
+                        super().__init__()
+                        self.drop = keras.layers.Dropout(0.5)
+
+                    def forward(self, x):
+                        return self.drop(x)
+            """,
+        },
+    )
+    assert found([tmp_path]) == {("net.py", 11)}

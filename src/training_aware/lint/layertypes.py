@@ -63,6 +63,7 @@ class Types:
         # project classes whose `call` defaults `training=True`: a bare call trains
         self.trains_by_default: set[str] = set()
         self.collecting: set[int] = set()
+        self.asking: set[tuple[int, str, str]] = set()
 
     def typer(self, module: Module) -> Typer:
         """The `Typer` of `module`."""
@@ -87,6 +88,10 @@ class Types:
                 return path
             return self.canonical(".".join([target, *parts[i + 1 :]]), hops + 1)
         return path
+
+    def release(self, module: Module) -> None:
+        """Drop the `Typer` of a module the index has released."""
+        self._typers.pop(id(module), None)
 
     def symbol(self, path: str) -> Symbol | None:
         """What the dotted `path` names in the project (cached)."""
@@ -258,6 +263,23 @@ class Typer:
                     return owner, base_cls
         return None
 
+    def across(self, question: str, name: str, default: bool) -> bool:
+        """Ask this module's typer about its class `name` from another module (`"aware"`,
+        `"model"`, `"declares"`), with `default` for a question already being asked: base
+        classes that import each other in a circle end instead of recursing."""
+        key = (id(self), question, name)
+        if key in self.types.asking:
+            return default
+        self.types.asking.add(key)
+        try:
+            if question == "aware":
+                return self.is_training_aware(name)
+            if question == "model":
+                return self.is_model_like(name)
+            return self.call_declares_training(name)
+        finally:
+            self.types.asking.discard(key)
+
     def collecting(self) -> set[int]:
         """Classes whose attributes are being collected (shared by the project's typers)."""
         return self.types.collecting
@@ -322,7 +344,7 @@ class Typer:
                 if isinstance(base, ast.Name) and base.id in self.classes:
                     local = local or base.id
                 elif local is None and (found := self.ref(base)) is not None:
-                    return found[0].is_training_aware(found[1])
+                    return found[0].across("aware", found[1], False)
             if local is None:
                 return False
             name = local
@@ -344,7 +366,7 @@ class Typer:
                 elif (
                     (found := self.ref(base)) is not None
                     and found[0] is not self
-                    and found[0].is_model_like(found[1])
+                    and found[0].across("model", found[1], False)
                 ):
                     return True
             if local is None:
@@ -385,7 +407,7 @@ class Typer:
                     nxt = base.id
                     break
                 if (found := self.ref(base)) is not None and found[0] is not self:
-                    return found[0].call_declares_training(found[1])
+                    return found[0].across("declares", found[1], False)
                 if keras_layer_name(path) in USES_TRAINING:
                     return True
             if nxt is None:

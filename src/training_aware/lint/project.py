@@ -63,7 +63,9 @@ class Module:
     source: str
     tree: ast.Module
     display: str = ""  # the path as given, for messages
+    imported: bool = False  # another module has reached it through an import
     _imports: ImportMap | None = field(default=None, repr=False)
+    _class_nodes: list[ast.ClassDef] | None = field(default=None, repr=False)
     _classes: dict[str, ast.ClassDef] | None = field(default=None, repr=False)
     _functions: dict[str, Func] | None = field(default=None, repr=False)
     _values: dict[str, ast.expr] | None = field(default=None, repr=False)
@@ -76,11 +78,18 @@ class Module:
         return self._imports
 
     @property
+    def class_nodes(self) -> list[ast.ClassDef]:
+        """Every class statement of the module (nested ones too), in no particular order."""
+        if self._class_nodes is None:
+            found = iter_classes(self.tree.body) if "class " in self.source else iter(())
+            self._class_nodes = list(found)
+        return self._class_nodes
+
+    @property
     def classes(self) -> dict[str, ast.ClassDef]:
         """Every class the module defines (nested ones too), by name; the last one wins."""
         if self._classes is None:
-            found = iter_classes(self.tree.body) if "class " in self.source else iter(())
-            self._classes = {cls.name: cls for cls in found}
+            self._classes = {cls.name: cls for cls in self.class_nodes}
         return self._classes
 
     @property
@@ -142,16 +151,25 @@ class ProjectIndex:
         self._by_path: dict[str, Module | None] = {}
         self._names: dict[str, str] = {}  # dotted name -> path as given, for registered files
         self._roots: list[str] = []
+        # where a module may be looked for on disk: (root, top-level package) of each
+        # registered file in a package (`""` for a script's directory: any sibling)
+        self._places: set[tuple[str, str]] = set()
         self._by_name: dict[str, Module | None] = {}
 
     def add(self, path: str) -> None:
         """Register a file to check: its module is found by name from now on, and the other
         modules of its package are looked up beside it when imported."""
-        name, _, root = module_name(path)
+        name, package, root = module_name(path)
         if name:
             self._names.setdefault(name, path)
+        self._place(root, name, package)
+
+    def _place(self, root: str, name: str, package: str) -> None:
         if root not in self._roots:
             self._roots.append(root)
+        # a package's own modules only (its root may be site-packages, which holds everything
+        # else installed); a script's directory: every module next to it
+        self._places.add((root, name.split(".", 1)[0] if package else ""))
 
     def add_parsed(self, path: str, source: str, tree: ast.Module) -> Module:
         """Register a module already parsed (flake8's tree, a repaired text): it replaces any
@@ -165,8 +183,7 @@ class ProjectIndex:
         if name:
             self._names[name] = path
             self._by_name[name] = module
-        if root not in self._roots:
-            self._roots.append(root)
+        self._place(root, name, package)
         return module
 
     def parsed(self, path: str) -> Module | None:
@@ -198,7 +215,10 @@ class ProjectIndex:
         path = self._names.get(name)
         if path is None:
             relative = name.replace(".", os.sep)
+            top = name.split(".", 1)[0]
             for root in self._roots:
+                if (root, top) not in self._places and (root, "") not in self._places:
+                    continue
                 for candidate in (relative + ".py", os.path.join(relative, "__init__.py")):
                     full = os.path.join(root, candidate)
                     if os.path.isfile(full):
@@ -212,7 +232,20 @@ class ProjectIndex:
         if module is not None and module.name != name:
             return None  # found under another name (not inside the package it claims)
         self._by_name[name] = module
+        if module is not None:
+            module.imported = True
         return module
+
+    def release(self, module: Module) -> bool:
+        """Forget a checked module that no other module has imported so far, so a large tree
+        is not held in memory; it is parsed again if an import reaches it later. Returns
+        whether it was released."""
+        if module.imported:
+            return False
+        self._by_path.pop(module.path, None)
+        if self._by_name.get(module.name) is module:
+            del self._by_name[module.name]
+        return True
 
     def imports_of(self, module: Module) -> list[Module]:
         """The project modules `module` imports names from (directly), in a stable order."""

@@ -114,6 +114,9 @@ def lint_paths(
                 found = lint_source(
                     source.data, path, opt_in=OPT_IN, latent=config.latent, project=project
                 )
+            module = project.index.parsed(path)
+        if module is not None:
+            project.release(module)
         findings.extend(f for f in found if config.wants(f.code))
     return findings
 

@@ -123,6 +123,11 @@ class Targets:
         self._requirements: dict[str, str | None] = {}
         self._gates: dict[str, str | None] = {}
 
+    def release(self, module: Module) -> None:
+        """Forget what was decided for a released module."""
+        self._targets.pop(id(module), None)
+        self._uses.pop(id(module), None)
+
     def of(self, module: Module) -> Target:
         """The configuration `module` runs in."""
         found = self._targets.get(id(module))
