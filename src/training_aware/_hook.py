@@ -85,7 +85,11 @@ _installed = False
 # type -> index of `training` among the positional parameters of `call` (None: keyword only/absent)
 _position_cache: weakref.WeakKeyDictionary[type, int | None] = weakref.WeakKeyDictionary()
 # type -> whether it is a Keras built-in that declares `training` and ignores it
-_ignoring_cache: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
+# id(type) -> whether it is a Keras built-in that declares `training` and ignores it. Read on
+# every child call inside a training-aware call, so a plain dict (one C lookup, no weak reference
+# made per read); each entry is dropped when its class is freed (`weakref.finalize`), before the
+# id can be reused.
+_ignoring_cache: dict[int, bool] = {}
 
 
 @contextlib.contextmanager
@@ -199,15 +203,15 @@ def _ignores_training(cls: type) -> bool:
     Passing it to them changes nothing but costs: any keyword argument takes Keras' `__call__` off
     its fast path (two `tree.map_structure` passes over the arguments).
     """
-    try:
-        return _ignoring_cache[cls]
-    except KeyError:
-        pass
+    answer = _ignoring_cache.get(id(cls))
+    if answer is not None:
+        return answer
     from training_aware._training_table import IGNORES_TRAINING
 
     owner = next((k for k in cls.__mro__ if "call" in vars(k)), cls)
     answer = owner.__module__.startswith("keras.") and owner.__name__ in IGNORES_TRAINING
-    _ignoring_cache[cls] = answer
+    _ignoring_cache[id(cls)] = answer
+    weakref.finalize(cls, _ignoring_cache.pop, id(cls), None)
     return answer
 
 
@@ -278,8 +282,12 @@ def _hooked_call(self: Any, *args: Any, **kwargs: Any) -> Any:
         child_mode: Any = NO_MODE
     elif explicit is None:
         child_mode = top.mode
-        if accepts and not _ignores_training(type(self)):
-            kwargs["training"] = child_mode
+        if accepts:
+            ignores = _ignoring_cache.get(id(type(self)))
+            if ignores is None:
+                ignores = _ignores_training(type(self))
+            if not ignores:
+                kwargs["training"] = child_mode
     else:
         child_mode = explicit
     if tools is not None and tools.recording:
