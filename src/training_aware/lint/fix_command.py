@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import json
 import os
 import sys
 from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, cast
 
+from training_aware.lint import formats, notebooks
 from training_aware.lint.config import FIX_STYLES, Config
 from training_aware.lint.files import discover, read_source
 from training_aware.lint.rules import Finding
@@ -71,6 +71,12 @@ def fix_paths(
             target = os.path.realpath(path)
             error = f"a symbolic link to {target}, outside the given paths; not fixed"
             results.append(FileFix(path, None, None, error=error))
+        elif notebooks.is_notebook(path):
+            results.append(
+                notebooks.fix_notebook(
+                    path, source.data, style=style, wants=config.wants, write=write
+                )
+            )
         else:
             results.append(
                 fix_file(path, source.data, style=style, wants=config.wants, write=write)
@@ -130,12 +136,8 @@ def run(args: argparse.Namespace, config: Config) -> int:
         print(summary(results, written=False), file=sys.stderr)
         return 1 if text else 0
     remaining = [f for r in results for f in r.remaining]
-    if args.format == "json":
-        print(json.dumps([f.to_dict() for f in remaining], indent=2), file=out)
-        print(summary(results, written=True), file=sys.stderr)
-    else:
-        for finding in remaining:
-            print(finding.format(), file=out)
-        print(summary(results, written=True), file=out)
+    formats.write(remaining, args.format, out)
+    # A machine-read format keeps standard output parseable: the summary goes to standard error.
+    print(summary(results, written=True), file=out if args.format == "text" else sys.stderr)
     failed = any(r.error is not None for r in results)
     return 1 if remaining or failed else 0

@@ -54,27 +54,34 @@ OPT_IN: frozenset[str] = frozenset(code for code, rule in RULES.items() if not r
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One reported problem. `line` and `col` are 1-based, as editors and flake8 show them."""
+    """One reported problem. `line` and `col` are 1-based, as editors and flake8 show them.
+
+    In a Jupyter notebook, `cell` is the cell's number (1-based, every cell counted, Markdown
+    included) and `line` the line within that cell; `cell` is None in a Python file.
+    """
 
     path: str
     line: int
     col: int
     code: str
     message: str
+    cell: int | None = None
 
     def format(self) -> str:
-        """`path:line:col: TAxxx message`."""
-        return f"{self.path}:{self.line}:{self.col}: {self.code} {self.message}"
+        """`path:line:col: TAxxx message`, or `path:cell N:line L:col C: ...` in a notebook."""
+        if self.cell is not None:
+            where = f"{self.path}:cell {self.cell}:line {self.line}:col {self.col}"
+        else:
+            where = f"{self.path}:{self.line}:{self.col}"
+        return f"{where}: {self.code} {self.message}"
 
     def to_dict(self) -> dict[str, str | int]:
-        """A JSON-ready mapping."""
-        return {
-            "path": self.path,
-            "line": self.line,
-            "col": self.col,
-            "code": self.code,
-            "message": self.message,
-        }
+        """A JSON-ready mapping (with `cell` in a notebook)."""
+        out: dict[str, str | int] = {"path": self.path}
+        if self.cell is not None:
+            out["cell"] = self.cell
+        out.update(line=self.line, col=self.col, code=self.code, message=self.message)
+        return out
 
 
 def where(cls: str, func: str) -> str:

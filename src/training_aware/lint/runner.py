@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import sys
 from collections.abc import Sequence
 
-from training_aware.lint import fix_command
+from training_aware.lint import fix_command, formats, notebooks
 from training_aware.lint.checker import lint_source
 from training_aware.lint.config import Config, ConfigError, check_codes, load_config
 from training_aware.lint.files import discover, read_source
@@ -35,7 +34,18 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="files or directories")
-    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--format",
+        choices=formats.FORMATS,
+        default="text",
+        help="text (default), json, sarif (SARIF 2.1.0, for code scanning) or github "
+        "(GitHub Actions annotations)",
+    )
+    parser.add_argument(
+        "--statistics",
+        action="store_true",
+        help="print how many findings each rule produced instead of the findings",
+    )
     parser.add_argument("--select", metavar="CODES", help="comma-separated code prefixes")
     parser.add_argument("--ignore", metavar="CODES", help="comma-separated code prefixes")
     parser.add_argument(
@@ -46,7 +56,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def lint_paths(paths: Sequence[str], config: Config) -> list[Finding]:
-    """Check every Python file under `paths` with `config`; never raises for file contents.
+    """Check every Python file and notebook under `paths` with `config`; never raises for file
+    contents.
 
     Args:
         paths: files and directories.
@@ -60,6 +71,8 @@ def lint_paths(paths: Sequence[str], config: Config) -> list[Finding]:
         source = read_source(path)
         if source.data is None:
             found = [Finding(path, 1, 1, "TA000", source.error or "cannot read")]
+        elif notebooks.is_notebook(path):
+            found = notebooks.lint_notebook(source.data, path, opt_in=OPT_IN)
         else:
             found = lint_source(source.data, path, opt_in=OPT_IN)
         findings.extend(f for f in found if config.wants(f.code))
@@ -94,15 +107,17 @@ def main(argv: list[str]) -> int:
     except ConfigError as exc:
         print(f"training-aware lint: {exc}", file=sys.stderr)
         return 2
+    conflict = formats.check_options(args.format, args.statistics)
+    if conflict is None and args.statistics and (args.fix or args.diff):
+        conflict = "--statistics counts the report's findings; run it without --fix or --diff"
+    if conflict is not None:
+        print(f"training-aware lint: {conflict}", file=sys.stderr)
+        return 2
     if args.fix or args.diff:
         return fix_command.run(args, config)
     findings = lint_paths(args.paths, config)
     try:
-        if args.format == "json":
-            print(json.dumps([f.to_dict() for f in findings], indent=2))
-        else:
-            for finding in findings:
-                print(finding.format())
+        formats.write(findings, args.format, sys.stdout, statistics=args.statistics)
         sys.stdout.flush()
     except BrokenPipeError:  # `training-aware lint ... | head`: the reader has gone
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
