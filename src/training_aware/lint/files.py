@@ -1,10 +1,11 @@
 """Which files to check, and reading them without ever raising.
 
-Directories are walked for Python files and Jupyter notebooks (symbolic links to directories are not followed, so a link loop cannot
-trap the walk) skipping version-control and cache directories, virtual environments (any
-directory holding a `pyvenv.cfg`), `build`, `node_modules` and Jupyter's checkpoints. A file that cannot be read (a
-broken link, a link loop, a socket, a FIFO, a device, an I/O error) becomes one clear message;
-FIFOs are never opened, so a FIFO without a writer cannot hang the run.
+Directories are walked for Python files and Jupyter notebooks (symbolic links to directories are
+not followed, so a link loop cannot trap the walk) skipping version-control and cache
+directories, virtual environments (any directory holding a `pyvenv.cfg`), `build`,
+`node_modules` and Jupyter's checkpoints. A file that cannot be read (a broken link, a link
+loop, a socket, a FIFO, a device, an I/O error) becomes one clear message; FIFOs are never
+opened, so a FIFO without a writer cannot hang the run.
 """
 
 from __future__ import annotations

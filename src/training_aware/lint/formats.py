@@ -48,7 +48,10 @@ def write(findings: Sequence[Finding], fmt: str, out: TextIO, *, statistics: boo
 def check_options(fmt: str, statistics: bool) -> str | None:
     """Why this combination of options cannot be honoured, or None."""
     if statistics and fmt not in ("text", "json"):
-        return f"--statistics prints counts, as text or JSON; it cannot be combined with --format {fmt}"
+        return (
+            f"--statistics prints counts, as text or JSON; it cannot be combined with "
+            f"--format {fmt}"
+        )
     return None
 
 
