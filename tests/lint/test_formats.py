@@ -157,3 +157,15 @@ def test_fix_in_a_machine_format_keeps_stdout_parseable(tmp_path, capsys, fmt):
     else:
         parsed = json.loads(captured.out)
         assert parsed  # TA004 (hard-coded mode) remains: a human decides
+
+
+def test_every_rule_in_sarif_links_to_its_section_of_the_rules_page() -> None:
+    from training_aware.lint.formats import sarif
+
+    page = (REPO / "docs" / "lint.md").read_text(encoding="utf-8")
+    rules = sarif([])["runs"][0]["tool"]["driver"]["rules"]
+    assert len(rules) == 10
+    for rule in rules:
+        url, _, anchor = rule["helpUri"].partition("#")
+        assert url == "https://github.com/training-aware/training-aware/blob/main/docs/lint.md"
+        assert f'<a id="{anchor}"></a>\n\n### {rule["id"]}:' in page
