@@ -32,19 +32,23 @@ def build(root: Path, site: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_mkdocs_build_strict_passes(tmp_path: Path) -> None:
-    result = build(ROOT, tmp_path / "site")
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site, built once for the tests that read it."""
+    out = tmp_path_factory.mktemp("site") / "site"
+    result = build(ROOT, out)
     assert result.returncode == 0, result.stdout + result.stderr
-    api = (tmp_path / "site" / "api" / "index.html").read_text(encoding="utf-8")
+    return out
+
+
+def test_mkdocs_build_strict_passes(site: Path) -> None:
+    api = (site / "api" / "index.html").read_text(encoding="utf-8")
     assert "TrainingAwareModel" in api and "mc_predict" in api  # mkdocstrings rendered the API
-    facts = (tmp_path / "site" / "facts" / "index.html").read_text(encoding="utf-8")
+    facts = (site / "facts" / "index.html").read_text(encoding="utf-8")
     assert '<pre class="mermaid">' in facts  # the diagram is left for Mermaid to render
 
 
-def test_the_site_works_offline_and_shows_users_pages_only(tmp_path: Path) -> None:
-    result = build(ROOT, tmp_path / "site")
-    assert result.returncode == 0, result.stdout + result.stderr
-    site = tmp_path / "site"
+def test_the_site_works_offline_and_shows_users_pages_only(site: Path) -> None:
     facts = (site / "facts" / "index.html").read_text(encoding="utf-8")
     # Mermaid is served by the site itself (Material fetches it from a CDN only without it).
     scripts = re.findall(r'<script src="([^"]+)"', facts)

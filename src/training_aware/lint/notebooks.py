@@ -213,9 +213,13 @@ def _layout(notebook: dict[str, Any], text: str) -> dict[str, Any] | None:
     tail = text[len(body) :]
     second = text.split("\n", 2)[1] if text.count("\n") >= 2 else ""
     found = len(second) - len(second.lstrip(" "))
-    for indent in dict.fromkeys((found or 1, 1, 2, 4)):
+    layouts: list[dict[str, Any]] = [
+        {"indent": indent} for indent in dict.fromkeys((found or 1, 1, 2, 4))
+    ]
+    layouts += [{"indent": None}, {"indent": None, "separators": (",", ":")}]  # one line
+    for layout in layouts:
         for ascii_only in (False, True):
-            options: dict[str, Any] = {"indent": indent, "ensure_ascii": ascii_only}
+            options = {**layout, "ensure_ascii": ascii_only}
             if json.dumps(notebook, **options) == body:
                 options["tail"] = tail
                 return options
