@@ -40,6 +40,12 @@ def project(tmp_path: Path) -> list[str]:
     return [str(tmp_path / "model.py"), str(tmp_path / "nb.ipynb")]
 
 
+def file_line(path: Path, text: str) -> int:
+    """The line of the `.ipynb` file holding `text` (one JSON line per source line)."""
+    (row,) = [n for n, line in enumerate(path.read_text().splitlines(), 1) if text in line]
+    return row
+
+
 def validator():
     jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is in the test extra")
     schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
@@ -68,7 +74,8 @@ def test_sarif_is_valid_sarif_2_1_0(tmp_path, capsys):
     notebook_result = results[2]
     assert notebook_result["properties"] == {"cell": 2, "line": 9, "col": 16}
     assert notebook_result["message"]["text"].startswith("cell 2, line 9: `BadModel.call`")
-    assert "region" not in notebook_result["locations"][0]["physicalLocation"]
+    region = notebook_result["locations"][0]["physicalLocation"]["region"]
+    assert region == {"startLine": file_line(tmp_path / "nb.ipynb", "return self.drop(x)")}
 
 
 def test_sarif_with_no_findings_is_valid_and_exits_0(tmp_path, capsys):
@@ -97,8 +104,10 @@ def test_github_annotations(tmp_path, capsys):
         "(BatchNormalization) without `training`; pass `training=training` (on JAX it runs in "
         "inference mode during `fit`)"
     )
+    line = file_line(Path(nb), "return self.drop(x)")
     assert out[2].startswith(
-        f"::error file={nb},title=TA001 (cell 2%2C line 9)::cell 2, line 9: `BadModel.call`"
+        f"::error file={nb},line={line},title=TA001 (cell 2%2C line 9)::cell 2, line 9: "
+        "`BadModel.call`"
     )
     assert len(out) == 3
 

@@ -281,3 +281,16 @@ def test_diff_of_a_notebook_applies_with_git_apply(tmp_path, capsys, monkeypatch
     fixed = tmp_path / "example.ipynb"
     assert len(_changed_lines(original, fixed.read_bytes())) == 2
     assert main([str(fixed)]) == 0
+
+
+def test_findings_know_their_line_in_the_ipynb_file(tmp_path):
+    target = tmp_path / "example.ipynb"
+    save(target, example())
+    [finding] = lint_notebook(target.read_bytes(), str(target))
+    rows = target.read_text().splitlines()
+    assert '"        return self.drop(x)"' in rows[finding.file_line - 1]
+    nb = notebook(code("import keras"), code(BAD_MODEL))
+    nb["cells"][1]["source"] = BAD_MODEL  # one JSON string: every line is on that JSON line
+    save(target, nb, indent=2)
+    [finding] = lint_notebook(target.read_bytes(), str(target))
+    assert '"source": "class BadModel' in target.read_text().splitlines()[finding.file_line - 1]

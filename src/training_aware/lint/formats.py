@@ -5,8 +5,9 @@
 - `json`: a list of objects with `path`, `line`, `col`, `code`, `message` (and `cell` in a
   notebook).
 - `sarif`: one SARIF 2.1.0 log, what code-scanning services (GitHub code scanning, GitLab, Azure
-  DevOps) read. Every rule is described in the tool's `rules`; a notebook finding carries its cell
-  and line in the result's `properties` and its message.
+  DevOps) read. Every rule is described in the tool's `rules`; a notebook finding points at the
+  line of the `.ipynb` file that holds its source line, and carries its cell and its line in the
+  cell in the result's `properties` and its message.
 - `github`: one GitHub Actions workflow command per finding
   (`::error file=src/m.py,line=3,col=5,title=TA002::message`), which a workflow step turns into
   annotations on the changed lines of a pull request.
@@ -83,8 +84,8 @@ def _escape_property(text: str) -> str:
 def github(finding: Finding) -> str:
     """One GitHub Actions `::error` workflow command.
 
-    In a notebook the file's own line numbers are not the cell's, so the annotation is on the
-    file, and the title and message say the cell and the line.
+    In a notebook the annotation is on the line of the `.ipynb` file that holds the source line
+    (`file_line`), and the title and message say the cell and the line in it.
     """
     props = [f"file={_escape_property(finding.path)}"]
     title = finding.code
@@ -92,6 +93,7 @@ def github(finding: Finding) -> str:
     if finding.cell is None:
         props += [f"line={finding.line}", f"col={finding.col}"]
     else:
+        props.append(f"line={finding.file_line or 1}")
         title += f" (cell {finding.cell}, line {finding.line})"
         message = f"cell {finding.cell}, line {finding.line}: {message}"
     props.append(f"title={_escape_property(title)}")
@@ -138,6 +140,8 @@ def sarif(findings: Sequence[Finding]) -> dict[str, Any]:
         if finding.cell is None:
             location["region"] = {"startLine": finding.line, "startColumn": finding.col}
         else:
+            # Code scanning needs a region: the line of the .ipynb file holding the source line.
+            location["region"] = {"startLine": finding.file_line or 1}
             result["message"]["text"] = (
                 f"cell {finding.cell}, line {finding.line}: {finding.message}"
             )

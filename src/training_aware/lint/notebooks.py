@@ -181,12 +181,48 @@ def _sorted(findings: Iterable[Finding]) -> list[Finding]:
     return sorted(findings, key=lambda f: (f.cell or 0, f.line, f.col, f.code))
 
 
-def _check(notebook: dict[str, Any], path: str, opt_in: Iterable[str]) -> list[Finding]:
+def _check(
+    notebook: dict[str, Any], path: str, opt_in: Iterable[str], text: str = ""
+) -> list[Finding]:
     if not _is_python(notebook):
         return []
     module = _module(notebook, path)
     found = lint_source(module.text, path, opt_in=opt_in) if module.lines else []
-    return _sorted([*module.problems, *(module.locate(f) for f in found)])
+    return _place([*module.problems, *(module.locate(f) for f in found)], notebook, text)
+
+
+def _place(findings: Iterable[Finding], notebook: dict[str, Any], text: str) -> list[Finding]:
+    """`findings`, sorted, each with the line of the `.ipynb` file that holds it."""
+    lines = _file_lines(notebook, text)
+    return _sorted(replace(f, file_line=lines.get((f.cell or 0, f.line), 1)) for f in findings)
+
+
+def _file_lines(notebook: dict[str, Any], text: str) -> dict[tuple[int, int], int]:
+    """Where each code cell's source line sits in the `.ipynb` file: `(cell, line)` -> line.
+
+    Every source line of every code cell is replaced by a marker and the notebook written in its
+    own layout (one JSON line per source line, as Jupyter writes it): the markers' lines are the
+    source lines' lines. A string source (one JSON line) maps all its lines to that line.
+    """
+    layout = _layout(notebook, text) or {"indent": 1}
+    layout.pop("tail", None)
+    marked = json.loads(json.dumps(notebook))
+    for number, cell in enumerate(marked.get("cells", []), start=1):
+        if isinstance(cell, dict) and cell.get("cell_type") == "code":
+            source = cell.get("source", "")
+            count = len(_split(_cell_text(cell))) if isinstance(source, list) else 1
+            marks = [f"\x00{number}:{index}\x00" for index in range(1, count + 1)]
+            cell["source"] = marks if isinstance(source, list) else marks[0]
+    found: dict[tuple[int, int], int] = {}
+    pattern = re.compile(r"\\u0000(\d+):(\d+)\\u0000")
+    for row, line in enumerate(json.dumps(marked, **layout).split("\n"), start=1):
+        for match in pattern.finditer(line):
+            found[int(match.group(1)), int(match.group(2))] = row
+    for number, cell in enumerate(notebook.get("cells", []), start=1):
+        if isinstance(cell, dict) and isinstance(cell.get("source"), str) and (number, 1) in found:
+            for index in range(2, len(_split(cell["source"])) + 1):
+                found[number, index] = found[number, 1]
+    return found
 
 
 def lint_notebook(data: bytes, path: str, *, opt_in: Iterable[str] = ()) -> list[Finding]:
@@ -204,7 +240,7 @@ def lint_notebook(data: bytes, path: str, *, opt_in: Iterable[str] = ()) -> list
     notebook, error = _load(data)
     if notebook is None:
         return [Finding(path, 1, 1, "TA000", error or "not a notebook")]
-    return _check(notebook, path, opt_in)
+    return _check(notebook, path, opt_in, data.decode("utf-8", "replace"))
 
 
 def _layout(notebook: dict[str, Any], text: str) -> dict[str, Any] | None:
@@ -289,7 +325,9 @@ def fix_notebook(
         path,
         text,
         text,
-        remaining=tuple(_sorted([*problems, *(module.locate(f) for f in result.remaining)])),
+        remaining=tuple(
+            _place([*problems, *(module.locate(f) for f in result.remaining)], notebook, text)
+        ),
         skipped=skipped,
         error=result.error,
     )
@@ -312,7 +350,7 @@ def fix_notebook(
             cell["source"] = _split(new) if isinstance(source, list) else new
     tail = layout.pop("tail")
     fixed = json.dumps(repaired, **layout) + tail
-    remaining = tuple(f for f in _check(repaired, path, ()) if wanted(f.code))
+    remaining = tuple(f for f in _check(repaired, path, (), fixed) if wanted(f.code))
     done = FileFix(
         path,
         text,

@@ -57,7 +57,8 @@ class Finding:
     """One reported problem. `line` and `col` are 1-based, as editors and flake8 show them.
 
     In a Jupyter notebook, `cell` is the cell's number (1-based, every cell counted, Markdown
-    included) and `line` the line within that cell; `cell` is None in a Python file.
+    included), `line` the line within that cell, and `file_line` the line of the `.ipynb` file
+    that holds it (where CI annotations point); both are None in a Python file.
     """
 
     path: str
@@ -66,6 +67,7 @@ class Finding:
     code: str
     message: str
     cell: int | None = None
+    file_line: int | None = None
 
     def format(self) -> str:
         """`path:line:col: TAxxx message`, or `path:cell N:line L:col C: ...` in a notebook."""
