@@ -8,7 +8,8 @@ would from GitHub (pip installs it with its dependencies, from the package index
 - with the fix hook skipped, the lint hook blocks a commit of a file and a notebook that drop
   `training`, and changes nothing;
 - with both hooks, the fix hook rewrites both (the commit stops once, as pre-commit does for a
-  hook that modified files) and the lint hook still blocks what needs a human (TA004);
+  hook that modified files) and the lint hook still blocks what needs a human (a TA004 in a
+  third file);
 - once that is settled, the commit goes through.
 """
 
@@ -42,6 +43,19 @@ class Block(keras.layers.Layer):
 
     def call(self, x, training=None):
         x = self.bn(x)
+        return self.drop(x)
+"""
+
+PINNED = """\
+import keras
+
+
+class MCDropout(keras.layers.Layer):
+    def __init__(self):
+        super().__init__()
+        self.drop = keras.layers.Dropout(0.5)
+
+    def call(self, x, training=None):
         return self.drop(x, training=True)
 """
 
@@ -148,6 +162,7 @@ def test_the_readme_configuration_blocks_then_fixes_a_commit(tmp_path: Path) -> 
     _git("init", "-q", cwd=project, env=env)
     (project / ".pre-commit-config.yaml").write_text(snippet.replace(url, str(clone)))
     (project / "block.py").write_text(BAD)
+    (project / "pinned.py").write_text(PINNED)
     (project / "explore.ipynb").write_text(_notebook())
     installed = subprocess.run(
         [*pre_commit, "install"],
@@ -186,7 +201,8 @@ def test_the_readme_configuration_blocks_then_fixes_a_commit(tmp_path: Path) -> 
     output = lint_only.stdout + lint_only.stderr
     assert re.search(r"training-aware lint\.+Failed", output), output
     assert "block.py:11:13: TA002 `Block.call` calls `self.bn`" in output
-    assert "block.py:12:16: TA004" in output
+    assert "block.py:12:16: TA002 `Block.call` calls `self.drop`" in output
+    assert "pinned.py:10:16: TA004" in output
     assert "explore.ipynb:cell 2:line 7:col 16: TA001 `Model.call`" in output
     assert (project / "block.py").read_text() == BAD  # the lint hook changes nothing
     assert _git("log", cwd=project, env=env).returncode != 0  # nothing was committed
@@ -198,6 +214,7 @@ def test_the_readme_configuration_blocks_then_fixes_a_commit(tmp_path: Path) -> 
     assert "files were modified by this hook" in output
     fixed = (project / "block.py").read_text()
     assert "        x = self.bn(x, training=training)\n" in fixed
+    assert "        return self.drop(x, training=training)\n" in fixed
     notebook = json.loads((project / "explore.ipynb").read_text())
     assert notebook["cells"][1]["source"][-2:] == [
         "    def call(self, x, training=None):\n",
@@ -207,8 +224,9 @@ def test_the_readme_configuration_blocks_then_fixes_a_commit(tmp_path: Path) -> 
     # TA004 needs a human: the lint hook still blocks it.
     assert re.search(r"training-aware lint\.+Failed", output) and "TA004" in output
 
-    settled = fixed.replace("training=True)", "training=True)  # noqa: TA004 (MC dropout)")
-    (project / "block.py").write_text(settled)
+    assert (project / "pinned.py").read_text() == PINNED  # TA004 is never rewritten
+    settled = PINNED.replace("training=True)", "training=True)  # noqa: TA004 (MC dropout)")
+    (project / "pinned.py").write_text(settled)
     _git("add", "-A", cwd=project, env=env)
     done = _git("commit", "-m", "add a model", cwd=project, env=env)
     assert done.returncode == 0, done.stdout + done.stderr

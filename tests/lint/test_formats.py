@@ -156,10 +156,15 @@ def test_conflicting_options_are_usage_errors(tmp_path, capsys, args, needle):
 
 @pytest.mark.parametrize("fmt", ["json", "sarif", "github"])
 def test_fix_in_a_machine_format_keeps_stdout_parseable(tmp_path, capsys, fmt):
-    (tmp_path / "m.py").write_text(BAD.replace("x = self.bn(x)", "x = self.bn(x, training=True)"))
-    assert main(["--fix", "--format", fmt, str(tmp_path / "m.py")]) == 1
+    (tmp_path / "m.py").write_text(BAD)
+    (tmp_path / "pinned.py").write_text(
+        "import keras\n\n\nclass P(keras.layers.Layer):\n    def __init__(self):\n"
+        "        super().__init__()\n        self.drop = keras.layers.Dropout(0.5)\n\n"
+        "    def call(self, x, training=None):\n        return self.drop(x, training=True)\n"
+    )
+    assert main(["--fix", "--format", fmt, str(tmp_path)]) == 1
     captured = capsys.readouterr()
-    assert "fixed 1 finding(s)" in captured.err
+    assert "fixed 2 finding(s) in 1 file(s)" in captured.err
     if fmt == "github":
         assert all(line.startswith("::error ") for line in captured.out.splitlines())
         assert "title=TA004" in captured.out

@@ -194,7 +194,7 @@ def test_fix_rewrites_only_the_repaired_source_lines(tmp_path, capsys):
     target = tmp_path / "example.ipynb"
     before = save(target, example())
     assert main(["--fix", str(target)]) == 0
-    assert "fixed 1 finding(s) in 1 file(s) (TA001 1)" in capsys.readouterr().out
+    assert "fixed 1 finding(s) in 1 file(s) (TA001 1)" in capsys.readouterr().err
     after = target.read_bytes()
     assert _changed_lines(before, after) == [
         ('    "    def call(self, x):\\n",', '    "    def call(self, x, training=None):\\n",'),

@@ -292,6 +292,7 @@ def fix_notebook(
     *,
     style: FixStyle = "forward",
     wants: Wants | None = None,
+    unsafe: bool = False,
     write: bool = True,
 ) -> FileFix:
     """Repair a notebook's code cells (as `fix_file` repairs a module), writing it back when
@@ -319,8 +320,10 @@ def fix_notebook(
         return FileFix(path, text, text)
     module = _module(notebook, path)
     problems = tuple(f for f in module.problems if wanted(f.code))
-    result = fix_source(module.text, path, style=style, wants=wanted)
+    result = fix_source(module.text, path, style=style, wants=wanted, unsafe=unsafe)
     skipped = tuple((module.locate(f), why) for f, why in result.skipped)
+    held = tuple((module.locate(f), why) for f, why in result.unsafe)
+    risky = tuple((module.locate(f), why) for f, why in result.applied_unsafe)
     kept = FileFix(
         path,
         text,
@@ -329,6 +332,7 @@ def fix_notebook(
             _place([*problems, *(module.locate(f) for f in result.remaining)], notebook, text)
         ),
         skipped=skipped,
+        unsafe=held,
         error=result.error,
     )
     if not result.changed or result.fixed is None:
@@ -358,6 +362,8 @@ def fix_notebook(
         applied=tuple(module.locate(f) for f in result.applied),
         remaining=remaining,
         skipped=skipped,
+        unsafe=held,
+        applied_unsafe=risky,
     )
     if write and done.changed:
         try:

@@ -85,8 +85,10 @@ def _split(value: str | None) -> list[str] | None:
 
 def main(argv: list[str]) -> int:
     """Run `training-aware lint`; returns the exit status (0 clean, 1 findings, 2 usage)."""
+    parser = _parser()
     try:
-        args = _parser().parse_args(argv)
+        args = parser.parse_args(argv)
+        fix_command.check_arguments(parser, args)
     except SystemExit as exc:  # argparse has printed the usage error or the help
         return exc.code if isinstance(exc.code, int) else 2
     missing = [p for p in args.paths if not os.path.lexists(p)]
