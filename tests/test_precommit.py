@@ -35,7 +35,7 @@ BAD = """\
 import keras
 
 
-class Block(keras.layers.Layer):
+class Block(keras.Model):
     def __init__(self):
         super().__init__()
         self.bn = keras.layers.BatchNormalization()

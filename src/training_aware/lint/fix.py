@@ -47,7 +47,7 @@ from io import BytesIO
 
 import libcst as cst
 
-from training_aware.lint.checker import check_tree, decode, lint_source
+from training_aware.lint.checker import Project, check_tree, decode, lint_source
 from training_aware.lint.fixers import FIXABLE, FixStyle, Planner
 from training_aware.lint.noqa import suppressed
 from training_aware.lint.rules import Finding
@@ -99,6 +99,8 @@ def fix_source(
     style: FixStyle = "forward",
     wants: Wants = _all,
     unsafe: bool = False,
+    latent: bool = False,
+    project: Project | None = None,
 ) -> FileFix:
     """Repair one module's text; never raises for any input.
 
@@ -109,11 +111,19 @@ def fix_source(
             model's base to `TrainingAwareModel`) for TA001 on a model.
         wants: which codes are selected (`Config.wants`); others are neither fixed nor reported.
         unsafe: apply the unsafe repairs too (`--unsafe-fixes`); by default they are held back.
+        latent: repair latent findings too (those are reported only with `--latent`).
+        project: the run's project, whose other modules type this one's imports; None for a
+            project of this module alone.
 
     Returns:
         A `FileFix`; `fixed` is `source` itself when nothing could be repaired.
     """
-    findings = [f for f in lint_source(source, path) if wants(f.code)]
+
+    def lint(text: str) -> list[Finding]:
+        found = lint_source(text, path, latent=latent, project=project)
+        return [f for f in found if wants(f.code)]
+
+    findings = lint(source)
     unchanged = FileFix(path, source, source, remaining=tuple(findings))
     text, applied = source, []
     skipped: tuple[tuple[Finding, str], ...] = ()
@@ -141,10 +151,11 @@ def fix_source(
         risky.extend(plan.applied_unsafe)
         # A repaired layer now uses `training`, so its own callers may newly need it (TA002):
         # repeat until nothing fixable is left.
-        findings = [f for f in lint_source(text, path) if wants(f.code)]
+        findings = lint(text)
         if any(f.code == "TA000" for f in findings):
             return _untouched(unchanged, "the repaired text would not parse; please report this")
     else:
+        _restore(project, path, source)
         return _untouched(unchanged, f"the repairs did not settle after {_ROUNDS} rounds")
     if not applied:
         return FileFix(
@@ -152,11 +163,19 @@ def fix_source(
         )
     error = _compiles(text, path)
     if error is not None:
+        _restore(project, path, source)
         return _untouched(unchanged, error)
     left = sum(1 for f in findings if f.code in FIXABLE)
     if left != len(skipped) + len(held):
+        _restore(project, path, source)
         return _untouched(unchanged, "the repaired text would still report a fixed rule")
     return FileFix(path, source, text, tuple(applied), tuple(findings), skipped, held, tuple(risky))
+
+
+def _restore(project: Project | None, path: str, source: str) -> None:
+    """Put the original text back in the project's index (a repair that is not kept)."""
+    if project is not None:
+        project.replace(path, source, _parse(source))
 
 
 def _parse(text: str) -> ast.Module:
@@ -186,7 +205,7 @@ def _suppressed_ta001(tree: ast.Module, source: str) -> set[int]:
     lines = source.splitlines()
     return {
         line
-        for line, _, code, _ in check_tree(tree, source)
+        for line, _, code, _ in check_tree(tree, source, latent=True)
         if code == "TA001" and 0 < line <= len(lines) and suppressed(lines[line - 1], code)
     }
 
@@ -217,6 +236,8 @@ def fix_file(
     wants: Wants = _all,
     unsafe: bool = False,
     write: bool = True,
+    latent: bool = False,
+    project: Project | None = None,
 ) -> FileFix:
     """Repair the file at `path` whose bytes are `data`, writing it back when `write`.
 
@@ -226,9 +247,11 @@ def fix_file(
         source = decode(data)
         encoding, bom = _encoding(data)
     except (UnicodeDecodeError, SyntaxError):
-        found = tuple(f for f in lint_source(data, path) if wants(f.code))
-        return FileFix(path, None, None, remaining=found)
-    result = fix_source(source, path, style=style, wants=wants, unsafe=unsafe)
+        found = lint_source(data, path, latent=latent, project=project)
+        return FileFix(path, None, None, remaining=tuple(f for f in found if wants(f.code)))
+    result = fix_source(
+        source, path, style=style, wants=wants, unsafe=unsafe, latent=latent, project=project
+    )
     if not (write and result.changed and result.fixed is not None):
         return result
     try:

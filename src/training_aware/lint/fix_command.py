@@ -81,13 +81,28 @@ def _inside(path: str, roots: list[str]) -> bool:
 def fix_paths(
     paths: Sequence[str], config: Config, style: FixStyle, *, write: bool, unsafe: bool = False
 ) -> list[FileFix]:
-    """Repair every Python file under `paths`; a file whose real path lies outside them (a
-    symbolic link out of the tree) is left alone."""
+    """Repair every Python file and notebook under `paths`; a file whose real path lies outside
+    them (a symbolic link out of the tree) is left alone.
+
+    The files form one project (as for the report): a module is repaired after the project
+    modules it imports, so a block class that starts forwarding `training` in `layers.py` is
+    seen as mode-dependent where `models.py` calls it, and that call is repaired too."""
+    from training_aware.lint.checker import Project
     from training_aware.lint.fix import FileFix, fix_file
 
     roots = [os.path.realpath(p) for p in paths]
     results: list[FileFix] = []
-    for path in discover(paths, config.exclude, config.root):
+    project = Project(keras=config.keras, backends=config.backends)
+    files = list(discover(paths, config.exclude, config.root))
+    modules = [path for path in files if not notebooks.is_notebook(path)]
+    for path in modules:
+        project.add(path)
+    # Notebooks import modules and nothing imports them: they come after every module.
+    by_order = [
+        *project.index.in_import_order(modules),
+        *(path for path in files if notebooks.is_notebook(path)),
+    ]
+    for path in by_order:
         source = read_source(path)
         if source.data is None:
             finding = Finding(path, 1, 1, "TA000", source.error or "cannot read")
@@ -99,15 +114,31 @@ def fix_paths(
         elif notebooks.is_notebook(path):
             results.append(
                 notebooks.fix_notebook(
-                    path, source.data, style=style, wants=config.wants, unsafe=unsafe, write=write
+                    path,
+                    source.data,
+                    style=style,
+                    wants=config.wants,
+                    unsafe=unsafe,
+                    write=write,
+                    latent=config.latent,
+                    project=project,
                 )
             )
         else:
             results.append(
                 fix_file(
-                    path, source.data, style=style, wants=config.wants, unsafe=unsafe, write=write
+                    path,
+                    source.data,
+                    style=style,
+                    wants=config.wants,
+                    unsafe=unsafe,
+                    write=write,
+                    latent=config.latent,
+                    project=project,
                 )
             )
+    position = {path: i for i, path in enumerate(files)}
+    results.sort(key=lambda r: position.get(r.path, len(position)))  # report in walk order
     return results
 
 

@@ -36,6 +36,7 @@ from training_aware.lint.checker import lint_source
 from training_aware.lint.rules import Finding
 
 if TYPE_CHECKING:  # libcst is imported only when fixing
+    from training_aware.lint.checker import Project
     from training_aware.lint.fix import FileFix, Wants
     from training_aware.lint.fixers import FixStyle
 
@@ -182,12 +183,22 @@ def _sorted(findings: Iterable[Finding]) -> list[Finding]:
 
 
 def _check(
-    notebook: dict[str, Any], path: str, opt_in: Iterable[str], text: str = ""
+    notebook: dict[str, Any],
+    path: str,
+    opt_in: Iterable[str],
+    text: str = "",
+    *,
+    latent: bool = False,
+    project: Project | None = None,
 ) -> list[Finding]:
     if not _is_python(notebook):
         return []
     module = _module(notebook, path)
-    found = lint_source(module.text, path, opt_in=opt_in) if module.lines else []
+    found = (
+        lint_source(module.text, path, opt_in=opt_in, latent=latent, project=project)
+        if module.lines
+        else []
+    )
     return _place([*module.problems, *(module.locate(f) for f in found)], notebook, text)
 
 
@@ -225,13 +236,22 @@ def _file_lines(notebook: dict[str, Any], text: str) -> dict[tuple[int, int], in
     return found
 
 
-def lint_notebook(data: bytes, path: str, *, opt_in: Iterable[str] = ()) -> list[Finding]:
+def lint_notebook(
+    data: bytes,
+    path: str,
+    *,
+    opt_in: Iterable[str] = (),
+    latent: bool = False,
+    project: Project | None = None,
+) -> list[Finding]:
     """Check a notebook's code cells; never raises for any input.
 
     Args:
         data: the `.ipynb` file's bytes.
         path: the name to print in findings.
         opt_in: off-by-default rules to report too, as for `lint_source`.
+        latent: report latent findings too, as for `lint_source`.
+        project: the run's project index, through which the cells' imports are typed.
 
     Returns:
         The findings, each with its `cell` and its `line` in the cell, sorted; a single TA000
@@ -240,7 +260,8 @@ def lint_notebook(data: bytes, path: str, *, opt_in: Iterable[str] = ()) -> list
     notebook, error = _load(data)
     if notebook is None:
         return [Finding(path, 1, 1, "TA000", error or "not a notebook")]
-    return _check(notebook, path, opt_in, data.decode("utf-8", "replace"))
+    text = data.decode("utf-8", "replace")
+    return _check(notebook, path, opt_in, text, latent=latent, project=project)
 
 
 def _layout(notebook: dict[str, Any], text: str) -> dict[str, Any] | None:
@@ -294,6 +315,8 @@ def fix_notebook(
     wants: Wants | None = None,
     unsafe: bool = False,
     write: bool = True,
+    latent: bool = False,
+    project: Project | None = None,
 ) -> FileFix:
     """Repair a notebook's code cells (as `fix_file` repairs a module), writing it back when
     `write`; only the repaired source lines change.
@@ -320,7 +343,15 @@ def fix_notebook(
         return FileFix(path, text, text)
     module = _module(notebook, path)
     problems = tuple(f for f in module.problems if wanted(f.code))
-    result = fix_source(module.text, path, style=style, wants=wanted, unsafe=unsafe)
+    result = fix_source(
+        module.text,
+        path,
+        style=style,
+        wants=wanted,
+        unsafe=unsafe,
+        latent=latent,
+        project=project,
+    )
     skipped = tuple((module.locate(f), why) for f, why in result.skipped)
     held = tuple((module.locate(f), why) for f, why in result.unsafe)
     risky = tuple((module.locate(f), why) for f, why in result.applied_unsafe)
@@ -354,7 +385,11 @@ def fix_notebook(
             cell["source"] = _split(new) if isinstance(source, list) else new
     tail = layout.pop("tail")
     fixed = json.dumps(repaired, **layout) + tail
-    remaining = tuple(f for f in _check(repaired, path, (), fixed) if wanted(f.code))
+    remaining = tuple(
+        f
+        for f in _check(repaired, path, (), fixed, latent=latent, project=project)
+        if wanted(f.code)
+    )
     done = FileFix(
         path,
         text,
