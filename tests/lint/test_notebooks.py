@@ -294,3 +294,26 @@ def test_findings_know_their_line_in_the_ipynb_file(tmp_path):
     save(target, nb, indent=2)
     [finding] = lint_notebook(target.read_bytes(), str(target))
     assert '"source": "class BadModel' in target.read_text().splitlines()[finding.file_line - 1]
+
+
+def test_cells_are_typed_through_the_modules_beside_the_notebook(tmp_path, capsys):
+    (tmp_path / "layers.py").write_text(
+        "import keras\n\n\nclass Block(keras.layers.Layer):\n    def __init__(self):\n"
+        "        super().__init__()\n        self.drop = keras.layers.Dropout(0.5)\n\n"
+        "    def call(self, x, training=None):\n        return self.drop(x, training=training)\n"
+    )
+    cell = (
+        "from layers import Block\n\nclass Net(keras.Model):\n    def __init__(self):\n"
+        "        super().__init__()\n        self.block = Block()\n\n    def call(self, x):\n"
+        "        return self.block(x)"
+    )
+    target = tmp_path / "explore.ipynb"
+    save(target, notebook(code("import keras"), code(cell)))
+    assert main([str(target)]) == 1  # named alone, as pre-commit names it
+    out = capsys.readouterr().out
+    assert out.startswith(f"{target}:cell 2:line 9:col 16: TA001 `Net.call`")
+    assert "calls `self.block` (Block)" in out
+    assert main(["--fix", str(target)]) == 0
+    assert json.loads(target.read_text())["cells"][1]["source"][-1] == (
+        "        return self.block(x, training=training)"
+    )

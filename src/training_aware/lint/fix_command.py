@@ -95,8 +95,8 @@ def fix_paths(
     project = Project(keras=config.keras, backends=config.backends)
     files = list(discover(paths, config.exclude, config.root))
     modules = [path for path in files if not notebooks.is_notebook(path)]
-    for path in modules:
-        project.add(path)
+    for path in files:
+        project.add(path)  # a notebook too: the modules beside it are found for its imports
     # Notebooks import modules and nothing imports them: they come after every module.
     by_order = [
         *project.index.in_import_order(modules),

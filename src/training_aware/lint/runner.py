@@ -111,8 +111,7 @@ def lint_paths(
     project = make_project(config, read)
     files = list(discover(paths, config.exclude, config.root))
     for path in files:
-        if not notebooks.is_notebook(path):  # no module imports a notebook
-            project.add(path)
+        project.add(path)  # a notebook too: the modules beside it are found for its imports
     findings: list[Finding] = []
     for path in files:
         module = project.index.parsed(path)  # parsed already: another module imported it
