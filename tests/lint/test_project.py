@@ -462,3 +462,32 @@ def test_base_classes_importing_each_other_in_a_circle_end(tmp_path: Path):
     )
     found_all = lint_paths([str(tmp_path)], Config(latent=True))
     assert {f.code for f in found_all} <= {"TA002"}  # no TA000, no recursion error
+
+
+def test_a_helper_that_a_base_class_calls_is_checked_in_the_subclass(tmp_path: Path):
+    write(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/base.py": """
+                import keras
+
+                class Base(keras.Model):
+                    def call(self, x, training=None):
+                        return self.forward(x)
+            """,
+            "pkg/net.py": """
+                import keras
+                from .base import Base
+
+                class Net(Base):
+                    def __init__(self):
+                        super().__init__()
+                        self.drop = keras.layers.Dropout(0.5)
+
+                    def forward(self, x):
+                        return self.drop(x)
+            """,
+        },
+    )
+    assert found([tmp_path]) == {("net.py", 11)}

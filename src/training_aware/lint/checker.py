@@ -147,13 +147,24 @@ def _check_class(cls: ast.ClassDef, typer: Typer, report: module_rules.Report) -
             # Only a class with something mode-dependent loses anything (TA008).
             report(dunder, "TA008", rules.ta008(cls.name))
     call = find_method(cls, "call")
+    inherited = False
+    if call is None and own and layer_like:
+        # `call` of a project base class running this class's own helpers (`self.forward(x)`
+        # defined here): checked in this class, reporting only what lies in this class (the
+        # base's own lines are reported where it is defined)
+        call = _inherited_call(cls, typer)
+        if call is None or not _defines_a_helper(cls, call):
+            return
+        inherited = True
+        report = _only_inside(cls, report)
     if call is None:
         return
     default = training_default(call)
     if default is False and not layer_like:
         return
     if (
-        isinstance(default, ast.Constant)
+        not inherited
+        and isinstance(default, ast.Constant)
         and default.value is True
         and typer.flavour == KERAS3
         and (not typer.is_model_like(cls.name) or typer.calls_mode_dependent_sublayer(cls, call))
@@ -183,6 +194,43 @@ def _check_class(cls: ast.ClassDef, typer: Typer, report: module_rules.Report) -
         # keep only what holds in any mode: raw ops, `.call` bypass
         checker.mode_rules = checker.pin_rules = False
     checker.run()
+
+
+def _inherited_call(cls: ast.ClassDef, typer: Typer) -> module_rules.Func | None:
+    """The `call` a class inherits from a base class defined in the project, if any."""
+    seen: set[int] = {id(cls)}
+    current = typer.base_class(cls)
+    while current is not None and id(current[1]) not in seen:
+        owner, base = current
+        seen.add(id(base))
+        found = find_method(base, "call")
+        if found is not None:
+            return found
+        current = owner.base_class(base)
+    return None
+
+
+def _defines_a_helper(cls: ast.ClassDef, call: module_rules.Func) -> bool:
+    """Does `cls` define a method that the inherited `call` calls on `self`?"""
+    own = {n.name for n in cls.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
+    return any(
+        isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "self"
+        and node.attr in own
+        for stmt in call.body
+        for node in ast.walk(stmt)
+    )
+
+
+def _only_inside(cls: ast.ClassDef, report: module_rules.Report) -> module_rules.Report:
+    first, last = cls.lineno, cls.end_lineno or cls.lineno
+
+    def inside(node: ast.AST, code: str, message: str, breaks: Breaks = ALWAYS) -> None:
+        if first <= getattr(node, "lineno", 0) <= last:
+            report(node, code, message, breaks)
+
+    return inside
 
 
 # Methods Keras itself calls (never from `call`), so never followed as helpers of `call`.
