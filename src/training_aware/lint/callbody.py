@@ -91,11 +91,13 @@ class CallBodyChecker:
             self.block(stmt.orelse, env)
         elif isinstance(stmt, ast.If):
             self.branch_test(stmt.test, env)
+            self.expr(stmt.test, env)
             yes, no = narrow(stmt.test, env, self.typer)
             self.block(stmt.body, yes)
             self.block(stmt.orelse, no)
         elif isinstance(stmt, ast.While):
             self.branch_test(stmt.test, env)
+            self.expr(stmt.test, env)
             self.block(stmt.body, env)
             self.block(stmt.orelse, env)
         elif isinstance(stmt, ast.With | ast.AsyncWith):
@@ -154,11 +156,22 @@ class CallBodyChecker:
                     stack.append((current.elt, inner))
                 continue
             if isinstance(current, ast.IfExp):
+                # `isinstance` narrows the two branches as in an `if` statement
                 self.branch_test(current.test, scope)
+                yes, no = narrow(current.test, scope, self.typer)
+                stack.extend([(current.test, scope), (current.body, yes), (current.orelse, no)])
+                continue
             if isinstance(current, ast.Call):
                 self.check_call(current, scope)
             elif isinstance(current, ast.Subscript):
                 self.check_kwargs_read(current, current.value, current.slice)
+            elif (
+                isinstance(current, ast.Compare)
+                and len(current.ops) == 1
+                and isinstance(current.ops[0], ast.In | ast.NotIn)
+            ):
+                # `"training" in kwargs`
+                self.check_kwargs_read(current, current.comparators[0], current.left)
             stack.extend((child, scope) for child in ast.iter_child_nodes(current))
 
     def branch_test(self, test: ast.expr, env: dict[str, Ty]) -> None:
@@ -194,9 +207,11 @@ class CallBodyChecker:
         sub.run()
 
     def check_kwargs_read(self, node: ast.AST, owner: ast.expr, key: ast.expr | None) -> None:
-        """TA001: `kwargs.get("training")` / `kwargs["training"]` in a `call` without a named
-        `training`: Keras 3 strips `training` from the keywords of such a `call` (`CallSpec`,
-        keras/src/layers/layer.py), so the read is always None; Keras 2 passes it in."""
+        """TA001: `kwargs.get("training")`, `kwargs["training"]` or `"training" in kwargs` in a
+        `call` without a named `training`, whatever the value is used for (passed on, the test
+        of an `if` before random ops): Keras 3 passes `training` only to a `call` that names it
+        (`_call_has_training_arg`, keras/src/layers/layer.py), so the read always sees its
+        default and the mode-dependent code never runs; Keras 2 passes it in."""
         if (
             self.has_training
             or not self.mode_rules

@@ -35,7 +35,7 @@ ALWAYS = Breaks(ALL, True)  # every backend, both Keras generations (raw ops, `.
 KERAS3 = Breaks(ALL, False)  # every backend of Keras 3 (F1: `fit` calls `call` bare)
 JAX_FIT = Breaks(frozenset({"jax"}), False)  # F2: `fit` on JAX leaves the call context empty
 PINNED = Breaks(ALL, False)  # F3, F13: an explicit value sticks in the shared call context
-FUNCTIONAL_PIN = Breaks(frozenset({"tensorflow", "jax"}), False)  # F4: `predict` drops it
+FUNCTIONAL_PIN = Breaks(ALL, False)  # F4: `predict` drops it, on every backend (torch too)
 TF_JAX = Breaks(frozenset({"tensorflow", "jax"}), False)  # F9: a `training=True` default
 NEVER = Breaks(frozenset(), False)  # latent wherever it runs (the call context delivers)
 
@@ -190,7 +190,8 @@ def ta001_kwargs(cls: str, kwarg: str) -> str:
     """TA001 at `kwargs.get("training")` in a `call` without a named `training` (Keras 3)."""
     return (
         f"`{cls}` reads `training` from `**{kwarg}`, but Keras 3 passes `training` only to a "
-        f"`call` that names it, so this is always None; add `training=None` to `call`"
+        f"`call` that names it, so the read always sees its default and the mode-dependent "
+        f"code never runs; add `training=None` to `call` and read `training`"
     )
 
 
