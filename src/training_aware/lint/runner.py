@@ -138,23 +138,14 @@ def lint_paths(
         if module is not None:
             project.release(module)
         # a module another one imported first was read under its absolute path: report every
-        # finding under the path as discovered, so one run spells all its paths alike
+        # finding under the path as discovered (spelled as given, as flake8 does), so one run
+        # spells all its paths alike
         findings.extend(
             f if f.path == path else dataclasses.replace(f, path=path)
             for f in found
             if config.wants(f.code)
         )
     return findings
-
-
-def display_path(path: str) -> str:
-    """`path` as the report prints it: relative to the current directory when it lies under
-    it, else absolute, however it was given on the command line."""
-    full = os.path.abspath(path)
-    here = os.getcwd()
-    if full == here or full.startswith(os.path.join(here, "")):
-        return os.path.relpath(full, here)
-    return full
 
 
 def print_findings(findings: Sequence[Finding], fmt: str, out: TextIO) -> None:
@@ -206,9 +197,7 @@ def main(argv: list[str]) -> int:
         return 2
     if args.fix or args.diff:
         return fix_command.run(args, config)
-    findings = [
-        dataclasses.replace(f, path=display_path(f.path)) for f in lint_paths(args.paths, config)
-    ]
+    findings = lint_paths(args.paths, config)
     try:
         formats.write(findings, args.format, sys.stdout, statistics=args.statistics)
         sys.stdout.flush()
