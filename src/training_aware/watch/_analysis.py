@@ -8,6 +8,7 @@ went wrong is the line that dropped it.
 
 from __future__ import annotations
 
+import ast
 import os
 import sys
 from dataclasses import dataclass
@@ -101,7 +102,9 @@ def _call_frames(start: FrameType | None) -> dict[int, FrameType]:
     frame = start
     while frame is not None:
         code = frame.f_code
-        if code.co_name == "__call__" and code.co_filename.endswith(_LAYER_FILE):
+        if code.co_name in ("__call__", "stateless_call") and code.co_filename.endswith(
+            _LAYER_FILE
+        ):
             owner = frame.f_locals.get("self")
             if owner is not None:
                 frames.setdefault(id(owner), frame)
@@ -160,15 +163,25 @@ def analyse(
         return None
     if drop is None:
         drop = len(chain) - 1
+    if start == 1 and entry_point == "training step" and _explicit(frames.get(id(chain[0][0]))) is ABSENT:
+        drop = 0  # the loop called the model itself without `training`
     dropped, dropped_value = chain[drop]
     parent = chain[drop - 1][0] if drop > 0 else entry_model
     root = entry_model if entry_model is not None else chain[0][0]
     names = [c[0].name for c in chain[start:]]
     caller = _caller(frames.get(id(dropped)), dropped)
     site = _callsite.locate(caller, dropped.name) if caller is not None else None
-    bypassed = caller is not None and _callsite.self_of(caller) not in (parent, None)
-    facts, why = _cause(entry_point, base, parent, dropped, dropped_value, bypassed, caller)
-    fix = _fix(base, parent, site, facts)
+    bypassed = drop > 0 and caller is not None and _callsite.self_of(caller) not in (parent, None)
+    if drop == 0:
+        facts, why = "", (
+            f"the training loop calls {type(root).__name__} '{root.name}' without `training`, "
+            "then an optimizer updates its variables: Keras runs such a call in inference mode"
+        )
+        fixed = _with_training_true(site)
+        fix = f"write `{fixed}`" if fixed else "pass training=True to the model in the step"
+    else:
+        facts, why = _cause(entry_point, base, parent, dropped, dropped_value, bypassed, caller)
+        fix = _fix(base, parent, site, facts)
     return Finding(
         entry_point=entry_point,
         model=f"{type(root).__name__} {root.name!r}",
@@ -182,6 +195,17 @@ def analyse(
         why=why,
         fix=fix,
     )
+
+
+def _with_training_true(site: _callsite.Site | None) -> str | None:
+    """The call of `site` with `training=True` added (the model call of a training step)."""
+    if site is None or site.source is None or site.call is None:
+        return None
+    text = ast.get_source_segment(site.source, site.call)
+    if not text or not text.endswith(")"):
+        return None
+    empty = not site.call.args and not site.call.keywords
+    return f"{text[:-1]}{'' if empty else ', '}training=True)"
 
 
 def _statement(site: _callsite.Site | None) -> str:
