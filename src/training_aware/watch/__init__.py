@@ -141,7 +141,7 @@ class Watch:
                 base, name = root_value, f"call(training={root_value})"
             else:
                 base, name, pending = True, "training step", True
-        self.entry_points.add(name)
+        self.entry_points.add("call()" if pending else name)
         if effective(layer, value) == base or (base and not layer.trainable):
             return
         finding = self._verdict(layer, list(calls), model, base, name)
@@ -172,4 +172,5 @@ class Watch:
             if _probe.variable_ids(root) & variable_ids:
                 for finding in candidates:
                     self._add(finding)
+                    self.entry_points.add(finding.entry_point)
                 del local.pending[root_id]

@@ -152,6 +152,8 @@ def _install_operation_call() -> None:
     from keras.src.layers.layer import Layer
     from keras.src.ops.operation import Operation
 
+    from keras.src.backend.common import global_state
+
     original = Operation.__call__
     local = LOCAL
 
@@ -160,7 +162,12 @@ def _install_operation_call() -> None:
         if observer is None or not isinstance(self, Layer):
             return original(self, *args, **kwargs)
         calls = local.calls
-        calls.append((self, kwargs.get("training", ABSENT)))
+        value = kwargs.get("training", ABSENT)
+        if value is ABSENT and not calls:  # a root whose call takes no `training`: the mode
+            context = global_state.get_global_attribute("current_call_ctx")  # asked of it
+            value = getattr(context, "training", None)
+            value = ABSENT if value is None else value
+        calls.append((self, value))
         try:
             if not calls[1:] and local.pending:
                 local.pending.pop(id(self), None)  # a new root call: the last one's verdict ends
