@@ -9,6 +9,7 @@ names the same plugin, so giving both registers it once.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Generator
 from typing import Any
 
@@ -32,7 +33,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         nargs="?",
         const="report",
         default=None,
-        choices=("report", "error"),
+        metavar="report|error",
         dest="training_aware",
         help=(
             "watch every Keras model the tests run and report each layer that ran in the wrong "
@@ -43,8 +44,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     mode = config.getoption("training_aware", None)
+    if mode not in (None, "report", "error"):
+        mode = _give_back(config, mode)
     if mode and not config.pluginmanager.has_plugin(_NAME):
         config.pluginmanager.register(_WatchPlugin(mode), _NAME)
+
+
+def _give_back(config: pytest.Config, value: str) -> str:
+    """`pytest --training-aware tests/`: the optional value took the path; return it to pytest."""
+    if not (os.path.exists(value.split("::")[0]) or value.startswith("-")):
+        raise pytest.UsageError(
+            f"--training-aware takes `report` (the default) or `error`, got {value!r}. "
+            "Fix: --training-aware, or --training-aware=error"
+        )
+    if config.args_source != pytest.Config.ArgsSource.ARGS:
+        config.args[:] = []  # pytest fell back to testpaths/the folder: the path was the argument
+    config.args.append(value)
+    return "report"
 
 
 class _WatchPlugin:

@@ -189,12 +189,21 @@ def analyse(
         layer_class=type(layer).__name__,
         expected=mode_name(base),
         received=mode_name(got),
-        site=site.where if site is not None else "",
+        site=_short(site.where) if site is not None else "",
         source=_statement(site),
         facts=facts,
         why=why,
         fix=fix,
     )
+
+
+def _short(where: str) -> str:
+    """A path under the working folder, relative to it (as linters print them)."""
+    try:
+        relative = os.path.relpath(where)
+    except ValueError:  # another drive (Windows)
+        return where
+    return where if relative.startswith("..") else relative
 
 
 def _with_training_true(site: _callsite.Site | None) -> str | None:
