@@ -92,7 +92,7 @@ def test_correct_code_reports_nothing(tmp_path: Path) -> None:
     assert report["findings"] == [], output
     assert code == 0
     assert report["layers_watched"] >= 10
-    assert {"fit", "evaluate", "predict", "training step", "train_on_batch"} <= set(
+    assert {"fit", "evaluate", "predict", "call(training=True)", "train_on_batch"} <= set(
         report["entry_points"]
     )
 

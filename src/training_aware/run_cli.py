@@ -8,6 +8,10 @@ script's own stdout stays as it is.
 
 Exit status: the script's own when it is not 0; else 1 when something was found (0 with
 `--exit-zero`); 2 for a usage error or a script that does not exist.
+
+To run a long script in seconds, `TRAINING_AWARE_RUN_MAX_EPOCHS=N` caps the epochs of every `fit`
+and `TRAINING_AWARE_RUN_MAX_STEPS=N` the steps of each epoch, `evaluate` and `predict` (both off
+unless set; they change how much the script trains, nothing else).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import traceback
 from collections.abc import Sequence
 from types import TracebackType
 
-from training_aware.watch import Watch, WatchReport
+from training_aware.watch import Watch, WatchReport, _probe
 
 __all__ = ["main"]
 
@@ -126,6 +130,30 @@ def _check(script: str) -> str | None:
     return None
 
 
+_LIMIT_VARIABLES = {
+    "epochs": "TRAINING_AWARE_RUN_MAX_EPOCHS",
+    "steps": "TRAINING_AWARE_RUN_MAX_STEPS",
+}
+
+
+def _limits() -> dict[str, int] | str:
+    """Caps for a scaled-down run: at most N epochs per `fit`, N steps per epoch/evaluate/predict.
+
+    Off unless set. They change what the script computes (fewer steps), nothing else."""
+    limits: dict[str, int] = {}
+    for key, variable in _LIMIT_VARIABLES.items():
+        value = os.environ.get(variable)
+        if value is None or value == "":
+            continue
+        if not value.isdigit() or int(value) < 1:
+            return (
+                f"training-aware run: error: {variable}={value!r}: expected a whole number "
+                f"of at least 1, e.g. {variable}=2"
+            )
+        limits[key] = int(value)
+    return limits
+
+
 def _emit(report: WatchReport, fmt: str, output: str | None, html_path: str | None) -> None:
     text = json.dumps(report.to_dict(), indent=2) if fmt == "json" else report.to_text()
     if output:
@@ -152,6 +180,12 @@ def main(argv: Sequence[str]) -> int:
     if problem is not None:
         print(problem, file=sys.stderr)
         return 2 if "no such file" in problem or "folder" in problem else 1
+    limits = _limits()
+    if isinstance(limits, str):
+        print(limits, file=sys.stderr)
+        return 2
+    _probe.LIMITS.clear()
+    _probe.LIMITS.update(limits)
     watch = Watch().start()
     try:
         status = run_script(options.script, options.args)

@@ -67,6 +67,9 @@ _observer: Callable[[Any, _Local], None] | None = None
 _on_step: Callable[[_Local, set[int]], None] | None = None
 _restore: list[Callable[[], None]] = []
 _dependent: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+# Set by `training-aware run` from TRAINING_AWARE_RUN_MAX_EPOCHS / TRAINING_AWARE_RUN_MAX_STEPS:
+# a scaled-down run of a long script (each caps what the script itself asks for).
+LIMITS: dict[str, int] = {}
 
 
 def installed() -> bool:
@@ -216,6 +219,8 @@ def _entry_point(name: str, mode: bool, original: Any) -> Any:
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         if _observer is None:
             return original(self, *args, **kwargs)
+        if LIMITS:
+            _limit(name, args, kwargs)
         entry = Entry(name, self, mode)
         local.entries.append(entry)
         with _lock:
@@ -228,6 +233,21 @@ def _entry_point(name: str, mode: bool, original: Any) -> Any:
                 _active_entries.remove(entry)
 
     return wrapper
+
+
+def _limit(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Cap epochs and steps (`training-aware run`'s scaled-down runs); other calls untouched."""
+    steps = LIMITS.get("steps")
+    if name == "fit":
+        epochs = LIMITS.get("epochs")
+        if epochs is not None and len(args) < 4:  # x, y, batch_size, epochs
+            kwargs["epochs"] = min(int(kwargs.get("epochs", 1)), epochs)
+        if steps is not None and len(args) < 11:
+            kwargs["steps_per_epoch"] = min(kwargs.get("steps_per_epoch") or steps, steps)
+            if kwargs.get("validation_data") is not None or kwargs.get("validation_split"):
+                kwargs["validation_steps"] = min(kwargs.get("validation_steps") or steps, steps)
+    elif name in ("evaluate", "predict") and steps is not None and "steps" not in kwargs:
+        kwargs["steps"] = steps
 
 
 def _install_optimizer_steps() -> None:
