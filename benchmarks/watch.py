@@ -69,7 +69,9 @@ def main() -> None:
     for name in (WATCHED, PLAIN):
         fresh = make_model()
         start = time.perf_counter()
-        sample(lambda m=fresh: m.fit(x, y, batch_size=BATCH, epochs=1, verbose=0), 1, name == WATCHED)
+        sample(
+            lambda m=fresh: m.fit(x, y, batch_size=BATCH, epochs=1, verbose=0), 1, name == WATCHED
+        )
         first[name] = time.perf_counter() - start
     print(
         f"backend {keras.backend.backend()}; first fit (trace included): watched "
@@ -77,7 +79,11 @@ def main() -> None:
     )
     for title, fn, calls in (
         (f"fit, {args.steps} steps per sample (per fit)", fit, 1),
-        (f"eager model(x, training=True), {args.calls} calls per sample (per call)", eager, args.calls),
+        (
+            f"eager model(x, training=True), {args.calls} calls per sample (per call)",
+            eager,
+            args.calls,
+        ),
     ):
         sample(fn, 2, True)
         sample(fn, 2, False)  # warm-up both ways

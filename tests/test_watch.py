@@ -31,7 +31,9 @@ def _env() -> dict[str, str]:
     return env
 
 
-def run(*args: str, cwd: Path | None = None, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, cwd: Path | None = None, timeout: int = 600
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "training_aware", "run", *args],
         capture_output=True,
@@ -81,8 +83,13 @@ def test_the_known_bad_script_reports_exactly_its_wrong_layers(tmp_path: Path) -
     html = page.read_text()
     assert html.startswith("<!DOCTYPE html>") and html.count("<tr>") == 5
     assert "return self.batch_norm(h, training=training)" in html
-    assert all(f["facts_link"].endswith("docs/facts.md#" + "f1-call-without-a-training-parameter-under-fit")
-               for f in report["findings"] if f["facts"] == "F1")
+    assert all(
+        f["facts_link"].endswith(
+            "docs/facts.md#" + "f1-call-without-a-training-parameter-under-fit"
+        )
+        for f in report["findings"]
+        if f["facts"] == "F1"
+    )
 
 
 @pytest.mark.slow
@@ -99,6 +106,7 @@ def test_correct_code_reports_nothing(tmp_path: Path) -> None:
 
 # -- it changes nothing -----------------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_watched_training_is_bit_identical(tmp_path: Path) -> None:
     """fit, jit_compile, steps_per_execution, mixed precision, a custom loop, MirroredStrategy."""
@@ -107,7 +115,10 @@ def test_watched_training_is_bit_identical(tmp_path: Path) -> None:
     script = str(SCRIPTS / "train_dump.py")
     plain = subprocess.run(
         [sys.executable, script, str(tmp_path / "plain.npz")],
-        capture_output=True, text=True, env=_env(), timeout=900,
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=900,
     )
     assert plain.returncode == 0, plain.stderr[-3000:]
     watched = run("--exit-zero", script, str(tmp_path / "watched.npz"), timeout=900)
@@ -269,7 +280,11 @@ def pytest_run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rA", *args, "test_models.py"],
-        capture_output=True, text=True, env=_env(), cwd=tmp_path, timeout=600,
+        capture_output=True,
+        text=True,
+        env=_env(),
+        cwd=tmp_path,
+        timeout=600,
     )
 
 
@@ -278,9 +293,21 @@ def test_pytest_plugin_is_off_unless_asked(tmp_path: Path) -> None:
     (tmp_path / "test_plain.py").write_text("def test_nothing():\n    assert True\n")
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p",
-         "training_aware.pytest_plugin", "test_plain.py"],
-        capture_output=True, text=True, env=_env(), cwd=tmp_path, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "training_aware.pytest_plugin",
+            "test_plain.py",
+        ],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        cwd=tmp_path,
+        timeout=600,
     )
     assert done.returncode == 0, done.stdout[-3000:]
     assert "1 passed" in done.stdout and "training-aware" not in done.stdout

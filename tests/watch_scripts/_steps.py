@@ -16,7 +16,9 @@ def forward(model: Any, x: Any, training: bool | None) -> Any:
     return model(x) if training is None else model(x, training=training)
 
 
-def train_step(model: Any, optimizer: Any, x: np.ndarray, y: np.ndarray, training: bool | None) -> None:
+def train_step(
+    model: Any, optimizer: Any, x: np.ndarray, y: np.ndarray, training: bool | None
+) -> None:
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
@@ -24,7 +26,7 @@ def train_step(model: Any, optimizer: Any, x: np.ndarray, y: np.ndarray, trainin
         with tf.GradientTape() as tape:
             loss = keras.ops.mean((forward(model, x, training) - y) ** 2)
         grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=False))
     elif backend == "torch":
         import torch
 
@@ -51,9 +53,9 @@ def train_step(model: Any, optimizer: Any, x: np.ndarray, y: np.ndarray, trainin
 
         (_, ntv), grads = jax.value_and_grad(loss_fn, has_aux=True)(tv, ntv)
         tv, ov = optimizer.stateless_apply(ov, grads, tv)
-        for variable, value in zip(model.trainable_variables, tv):
+        for variable, value in zip(model.trainable_variables, tv, strict=False):
             variable.assign(value)
-        for variable, value in zip(model.non_trainable_variables, ntv):
+        for variable, value in zip(model.non_trainable_variables, ntv, strict=False):
             variable.assign(value)
-        for variable, value in zip(optimizer.variables, ov):
+        for variable, value in zip(optimizer.variables, ov, strict=False):
             variable.assign(value)

@@ -49,8 +49,13 @@ class FineTune(keras.Model):  # a frozen base kept in inference mode on purpose
 
 def sequential():
     return keras.Sequential(
-        [keras.Input((4,)), keras.layers.Dense(8), keras.layers.BatchNormalization(),
-         keras.layers.Dropout(0.5), keras.layers.GaussianNoise(0.1)]
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(8),
+            keras.layers.BatchNormalization(),
+            keras.layers.Dropout(0.5),
+            keras.layers.GaussianNoise(0.1),
+        ]
     )
 
 

@@ -2,8 +2,8 @@
 
 Run once plainly and once under `training-aware run`; the two files must be bit-identical. On
 each backend every configuration it supports runs in turn: fit, jit (jit_compile=True), steps
-(steps_per_execution=2, not on PyTorch), mixed (mixed_float16), loop (a custom training step) and, on
-TensorFlow, mirrored (MirroredStrategy on 2 logical CPUs).
+(steps_per_execution=2, not on PyTorch), mixed (mixed_float16), loop (a custom training
+step) and, on TensorFlow, mirrored (MirroredStrategy on 2 logical CPUs).
 """
 
 import os

@@ -139,9 +139,7 @@ def _caller(frame: FrameType | None, layer: Any) -> FrameType | None:
     return None
 
 
-def analyse(
-    chain: list[Call], entry_model: Any, base: bool, entry_point: str
-) -> Finding | None:
+def analyse(chain: list[Call], entry_model: Any, base: bool, entry_point: str) -> Finding | None:
     """The finding for the last layer of `chain` (the running layer calls, outermost first),
     which ran in a mode other than `base`; `None` when an explicit value in the code chose it."""
     frames = _call_frames(sys._getframe(1))
@@ -163,7 +161,11 @@ def analyse(
         return None
     if drop is None:
         drop = len(chain) - 1
-    if start == 1 and entry_point == "training step" and _explicit(frames.get(id(chain[0][0]))) is ABSENT:
+    if (
+        start == 1
+        and entry_point == "training step"
+        and _explicit(frames.get(id(chain[0][0]))) is ABSENT
+    ):
         drop = 0  # the loop called the model itself without `training`
     dropped, dropped_value = chain[drop]
     parent = chain[drop - 1][0] if drop > 0 else entry_model
@@ -173,9 +175,12 @@ def analyse(
     site = _callsite.locate(caller, dropped.name) if caller is not None else None
     bypassed = drop > 0 and caller is not None and _callsite.self_of(caller) not in (parent, None)
     if drop == 0:
-        facts, why = "", (
-            f"the training loop calls {type(root).__name__} '{root.name}' without `training`, "
-            "then an optimizer updates its variables: Keras runs such a call in inference mode"
+        facts, why = (
+            "",
+            (
+                f"the training loop calls {type(root).__name__} '{root.name}' without `training`, "
+                "then an optimizer updates its variables: Keras runs such a call in inference mode"
+            ),
         )
         fixed = _with_training_true(site)
         fix = f"write `{fixed}`" if fixed else "pass training=True to the model in the step"

@@ -1,4 +1,4 @@
-"""The watch's probes: the `training` each layer's `call` receives, and the entry point it ran under.
+"""The watch's probes: the `training` each layer's `call` receives, and its entry point.
 
 Three read-only wrappers, installed when Keras is imported and removed by `uninstall`:
 
@@ -105,7 +105,9 @@ def _judge(layer: Any) -> bool:
     return is_mode_dependent(layer) if verdict is None else verdict
 
 
-def install(observer: Callable[[Any, _Local], None], on_step: Callable[[_Local, set[int]], None]) -> None:
+def install(
+    observer: Callable[[Any, _Local], None], on_step: Callable[[_Local, set[int]], None]
+) -> None:
     """Install the wrappers (Keras must be imported). Idempotent."""
     global _observer, _on_step
     with _lock:
@@ -152,10 +154,9 @@ def _quiet(function: Any, like: Any) -> None:
 
 
 def _install_operation_call() -> None:
+    from keras.src.backend.common import global_state
     from keras.src.layers.layer import Layer
     from keras.src.ops.operation import Operation
-
-    from keras.src.backend.common import global_state
 
     original = Operation.__call__
     local = LOCAL

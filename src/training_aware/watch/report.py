@@ -1,4 +1,4 @@
-"""`WatchReport`: what a watched run found, as text, a JSON-ready dict, or a standalone HTML page."""
+"""`WatchReport`: what a watched run found, as text, a JSON-ready dict or a standalone HTML page."""
 
 from __future__ import annotations
 
