@@ -50,6 +50,13 @@ def run_json(tmp_path: Path, script: Path, *options: str) -> tuple[int, dict[str
     return done.returncode, json.loads(out.read_text()), done.stdout + done.stderr
 
 
+def line_of(path: Path, text: str) -> int:
+    """The number of the one line of `path` that contains `text`."""
+    found = [i for i, line in enumerate(path.read_text().splitlines(), 1) if text in line]
+    assert len(found) == 1, (text, found)
+    return found[0]
+
+
 def backend() -> str:
     return os.environ.get("KERAS_BACKEND", "tensorflow")
 
@@ -71,10 +78,12 @@ def test_the_known_bad_script_reports_exactly_its_wrong_layers(tmp_path: Path) -
         ("training step", "loop_bn", "inference", ""),
     }
     sites = {f["path"]: f["site"] for f in report["findings"]}
-    assert sites["bn"].endswith("wrong_modes.py:27")
-    assert sites["leak_bn"].endswith("wrong_modes.py:39")
-    loop_line = 47 if backend() == "jax" else 16
-    assert sites["loop_bn"].endswith(f"_steps.py:{loop_line}")
+    bad = line_of(SCRIPTS / "wrong_modes.py", "return self.dropout(self.batch_norm(")
+    assert sites["bn"].endswith(f"wrong_modes.py:{bad}")
+    leak = line_of(SCRIPTS / "wrong_modes.py", "return self.batch_norm(h)")
+    assert sites["leak_bn"].endswith(f"wrong_modes.py:{leak}")
+    call = "model.stateless_call(tv, ntv, x)" if backend() == "jax" else "return model(x) if"
+    assert sites["loop_bn"].endswith(f"_steps.py:{line_of(SCRIPTS / '_steps.py', call)}")
     fixes = {f["path"]: f["fix"] for f in report["findings"]}
     assert "self.batch_norm(self.dense(inputs), training=training)" in fixes["bn"]
     assert "add `training=None` to BadModel.call" in fixes["bn"]
@@ -242,7 +251,8 @@ def test_threads_and_a_multiprocessing_loader(tmp_path: Path) -> None:
     assert "1. fit: BadModel 'bad_model' / bn (BatchNormalization) ran in inference mode" in (
         done.stderr
     )
-    assert "workers.py:12: return self.batch_norm(inputs)" in done.stderr
+    line = line_of(script, "return self.batch_norm(inputs)")
+    assert f"workers.py:{line}: return self.batch_norm(inputs)" in done.stderr
     assert "(FACTS F1: docs/facts.md#f1-call-without-a-training-parameter-under-fit)" in (
         done.stderr
     )
