@@ -39,13 +39,15 @@ def train_step(
     else:
         import jax
 
+        if not model.built:
+            model(x)  # build it (an inference call: the optimizer step after it is not its own)
         optimizer.build(model.trainable_variables)
         tv = [v.value for v in model.trainable_variables]
         ntv = [v.value for v in model.non_trainable_variables]
         ov = [v.value for v in optimizer.variables]
 
         def loss_fn(tv: Any, ntv: Any) -> Any:
-            if training is None:
+            if training is None or not model._call_has_training_arg:  # a call without it
                 pred, ntv = model.stateless_call(tv, ntv, x)
             else:
                 pred, ntv = model.stateless_call(tv, ntv, x, training=training)

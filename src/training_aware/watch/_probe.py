@@ -195,6 +195,8 @@ def _install_stateless_call() -> None:
         if _observer is None:
             return original(self, *args, **kwargs)
         calls = local.calls
+        if not calls and local.pending:
+            local.pending.pop(id(self), None)  # a new root call: the last one's verdict ends
         calls.append((self, kwargs.get("training", ABSENT)))
         try:
             return original(self, *args, **kwargs)
