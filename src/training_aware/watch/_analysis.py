@@ -24,7 +24,7 @@ _LAYER_FILE: Final = os.path.join("keras", "src", "layers", "layer.py")
 _PLUMBING: Final = (
     os.path.join("keras", "src", "utils", "traceback_utils.py"),
     os.path.join("torch", "nn", "modules", "module.py"),
-    os.path.join("training_aware", "scope.py"),
+    os.path.join("training_aware", "_hook.py"),  # the library's own hook on `Layer.__call__`
     os.path.join("training_aware", "watch", "_probe.py"),
 )
 FACTS_URL: Final = "https://github.com/training-aware/training-aware/blob/main/docs/facts.md"
