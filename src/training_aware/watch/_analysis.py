@@ -125,6 +125,27 @@ def _explicit(frame: FrameType | None) -> Any:
     return ABSENT
 
 
+_KERAS_SOURCE: Final = os.sep + os.path.join("keras", "src") + os.sep
+
+
+def _in_keras(frame: FrameType | None) -> bool:
+    """Is this Keras' own code (a container handing on the mode it resolved)?"""
+    return frame is not None and _KERAS_SOURCE in frame.f_code.co_filename
+
+
+_LIBRARY: Final = os.sep + "training_aware" + os.sep
+_TRACEBACK_FILTER: Final = os.path.join("keras", "src", "utils", "traceback_utils.py")
+
+
+def _from_library(frame: FrameType | None) -> bool:
+    """Did training-aware's own hook give this value (`override_modes`, `mc_predict`, the
+    mode of a `TrainingAwareModel`)? Its hook calls `Layer.__call__` directly."""
+    caller = None if frame is None else frame.f_back
+    while caller is not None and caller.f_code.co_filename.endswith(_TRACEBACK_FILTER):
+        caller = caller.f_back
+    return caller is not None and _LIBRARY in caller.f_code.co_filename
+
+
 def _caller(frame: FrameType | None, layer: Any) -> FrameType | None:
     """The frame of the code that called `layer(...)`, past hooks, Keras' and torch's plumbing."""
     frame = None if frame is None else frame.f_back
@@ -149,8 +170,12 @@ def analyse(chain: list[Call], entry_model: Any, base: bool, entry_point: str) -
         layer, value = chain[j]
         if not getattr(layer, "_call_has_training_arg", False):
             continue
-        explicit = _explicit(frames.get(id(layer)))
-        if isinstance(explicit, bool):  # the code chose this mode for this subtree
+        frame = frames.get(id(layer))
+        explicit = _explicit(frame)
+        if isinstance(explicit, bool) and (
+            _from_library(frame) or not _in_keras(_caller(frame, layer))
+        ):
+            # the code chose this mode for this subtree (Keras' containers only pass it on)
             meant, drop = explicit, None
             continue
         if drop is None and effective(layer, value) != meant:
