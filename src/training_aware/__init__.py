@@ -187,6 +187,10 @@ elif not any(isinstance(f, _RegisterAfterKeras) for f in sys.meta_path):
     sys.meta_path.insert(0, _RegisterAfterKeras())
 
 
+# What the runtime (everything but `training_aware.lint`) imports that a bare install lacks.
+_RUNTIME_DEPENDENCIES = frozenset({"keras", "numpy"})
+
+
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
@@ -194,7 +198,9 @@ def __getattr__(name: str) -> Any:
     try:
         imported = importlib.import_module(module)
     except ModuleNotFoundError as error:
-        if error.name != "keras":
+        # NumPy comes with Keras: a bare install lacks both, and whichever import runs first
+        # fails. Either way the missing piece is Keras with a backend.
+        if (error.name or "").partition(".")[0] not in _RUNTIME_DEPENDENCIES:
             raise
         raise ModuleNotFoundError(
             f"training_aware.{name} needs Keras, which is not installed: a bare "

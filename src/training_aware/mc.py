@@ -22,6 +22,7 @@ from training_aware._walk import walk
 from training_aware.errors import (
     NoDropoutLayerError,
     TrainingConfigError,
+    TrainingTypeError,
     TrainingValueError,
     describe,
 )
@@ -127,6 +128,12 @@ def mc_predict(
 
     from training_aware.modes import apply_modes
 
+    if not isinstance(model, keras.Model):
+        raise TrainingTypeError(
+            f"mc_predict expected a keras.Model, got {describe(model)}. Fix: pass the model "
+            "(wrap a lone layer first, e.g. keras.Sequential([keras.Input(shape), layer]))."
+        )
+    _check_inputs(x)
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 2:
         raise TrainingConfigError(
             f"mc_predict: samples must be an int >= 2, got {describe(samples)}."
@@ -196,6 +203,28 @@ def mc_predict(
     mean = keras.tree.pack_sequence_as(structure, means)
     std = keras.tree.pack_sequence_as(structure, stds)
     return mean, std
+
+
+def _check_inputs(x: object) -> None:
+    """Raise before anything changes when `x` cannot be predicted on (None, or 0 rows)."""
+    import keras
+
+    if x is None:
+        raise TrainingTypeError(
+            "mc_predict expected inputs x as for model.predict (an array, a list or dict of "
+            "arrays, a tf.data.Dataset, a keras.utils.PyDataset or a generator), got None. "
+            "Fix: pass the inputs to sample on, e.g. mc_predict(model, x_test)."
+        )
+    leaves = keras.tree.flatten(x)
+    shapes = [tuple(getattr(a, "shape", None) or ()) for a in leaves]
+    if leaves and all(len(s) > 0 for s in shapes):
+        empty = [s for s in shapes if s[0] == 0]
+        if empty:
+            raise TrainingConfigError(
+                f"mc_predict expected at least one row of inputs, got x with shape "
+                f"{empty[0]} (0 rows): there is nothing to sample. Fix: pass a "
+                "non-empty batch."
+            )
 
 
 # Inputs repeated for one `predict` call are kept under this size (the chunk of rows shrinks).

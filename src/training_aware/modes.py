@@ -76,6 +76,7 @@ def resolve_rules(model: Any, rules: Mapping[Rule, bool]) -> dict[int, tuple[Any
             f"override_modes expected a Keras layer or model, got {describe(model)}. "
             "Fix: pass the model whose layers the rules name."
         )
+    _check_rules(rules)
     entries = walk(model)
     out: dict[int, tuple[Any, bool]] = {}
     for rule, mode in rules.items():
@@ -83,6 +84,14 @@ def resolve_rules(model: Any, rules: Mapping[Rule, bool]) -> dict[int, tuple[Any
             raise TrainingValueError(
                 f"override_modes rule {_describe_rule(rule)} maps to {describe(mode)}; expected "
                 "True (training mode) or False (inference mode)."
+            )
+        if isinstance(rule, keras.layers.Layer):
+            path = next((e.path for e in entries if e.layer is rule), None)
+            by_path = f"its path {path!r}, " if path is not None else ""
+            raise TrainingTypeError(
+                f"override_modes rule {describe(rule)} is a layer instance; a rule is a layer "
+                "class, a path glob or a predicate. Fix: name it by "
+                f"{by_path}or match it by identity: lambda layer: layer is my_layer."
             )
         if not (
             isinstance(rule, str)
@@ -109,6 +118,40 @@ def resolve_rules(model: Any, rules: Mapping[Rule, bool]) -> dict[int, tuple[Any
         for entry in matched:
             out[id(entry.layer)] = (entry.layer, mode)
     return out
+
+
+def _check_rules(rules: object) -> None:
+    """Raise `TrainingTypeError` unless `rules` is a mapping (checked before anything changes)."""
+    if isinstance(rules, Mapping):
+        return
+    example = "{keras.layers.Dropout: True}"
+    if (
+        isinstance(rules, list | tuple)
+        and rules
+        and all(isinstance(pair, list | tuple) and len(pair) == 2 for pair in rules)
+    ):
+        raise TrainingTypeError(
+            f"override_modes expected rules as a mapping {{rule: mode}}, got a "
+            f"{type(rules).__name__} of {len(rules)} (rule, mode) pair(s). Fix: pass "
+            f"dict(rules), or write the mapping directly, e.g. {example}."
+        )
+    raise TrainingTypeError(
+        f"override_modes expected rules as a mapping {{rule: mode}}, got {describe(rules)}. "
+        f"Fix: pass a dict mapping a layer class, a path glob or a predicate to True or False, "
+        f"e.g. {example}."
+    )
+
+
+def _check_layer(value: object, where: str) -> None:
+    """Raise `TrainingTypeError` unless `value` is a Keras layer or model."""
+    import keras
+
+    if not isinstance(value, keras.layers.Layer):
+        raise TrainingTypeError(
+            f"{where} expected a Keras model or layer, got {describe(value)}. Fix: pass the "
+            "keras.Model (or layer) itself, e.g. "
+            f"{where}(model)."
+        )
 
 
 @contextmanager
@@ -209,6 +252,7 @@ def freeze_batchnorm(model: Any) -> list[str]:
     """
     import keras
 
+    _check_layer(model, "freeze_batchnorm")
     bn = keras.layers.BatchNormalization
     entries = [Entry(model.name, model, None), *walk(model)]
     changed: list[str] = []
