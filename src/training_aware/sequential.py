@@ -37,7 +37,7 @@ from keras.src.backend.common.variables import standardize_shape
 from keras.src.layers.core.input_layer import InputLayer
 from keras.src.models.functional import Functional
 
-from training_aware import _rollback, scope
+from training_aware import _hook, _rollback, _stack
 from training_aware._config import decode, encode, record_arguments
 from training_aware.errors import (
     InvalidChildError,
@@ -155,7 +155,7 @@ class TrainingSequential(keras.Model):  # type: ignore[misc]
         name: str | None = None,
     ) -> None:
         super().__init__(trainable=trainable, name=name)
-        scope.ensure_hook()
+        _hook.ensure_hook()
         self._children: list[Any] = []
         self._set_plan(())
         self._untracked("_input_layer", None)
@@ -369,7 +369,7 @@ class TrainingSequential(keras.Model):  # type: ignore[misc]
         x = inputs
         # No training-aware mode may reach the graph's nodes: they record no `training`, as
         # keras.Sequential's do, and a replay (a feature extractor) resolves its own.
-        with scope.frame(scope.NO_MODE):
+        with _hook.frame(_stack.NO_MODE):
             for child, passes in self._plan:
                 node = self._node(child, passes)
                 try:
@@ -510,16 +510,16 @@ class TrainingSequential(keras.Model):  # type: ignore[misc]
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         # `seq(x, training=True)` must not reach the caller's later children (FACTS F3).
-        return scope.call_keeping_context(super().__call__, *args, **kwargs)
+        return _hook.call_keeping_context(super().__call__, *args, **kwargs)
 
     def call(self, inputs: Any, training: Any = None, mask: Any = None) -> Any:
         if training is not None and training is not True and training is not False:
-            training = scope.validate_training(training, f"TrainingSequential '{self.name}'")
+            training = _stack.validate_training(training, f"TrainingSequential '{self.name}'")
         if self._input_rank is not None:
             inputs = _adjust_rank(inputs, self._input_rank)
-        mode = scope.resolve(training)
-        frame = scope.Frame(mode, None, self)
-        return scope.run_in_frame(frame, self._run, (inputs, mode, mask), {})
+        mode = _stack.resolve(training)
+        frame = _stack.Frame(mode, None, self)
+        return _hook.run_in_frame(frame, self._run, (inputs, mode, mask), {})
 
     def _run(self, x: Any, mode: Any, mask: Any) -> Any:
         return _rollback.transaction(self, mode, self._run_children, x, mode, mask)
