@@ -48,7 +48,7 @@ _EXPORTS: dict[str, str] = {
     "call_with_training": "training_aware.signature",
     "forwards_training": "training_aware.check",
     "freeze_batchnorm": "training_aware.modes",
-    "mc_predict": "training_aware.modes",
+    "mc_predict": "training_aware.mc",
     "override_modes": "training_aware.modes",
     "set_training_check": "training_aware.model",
 }
@@ -105,6 +105,7 @@ if TYPE_CHECKING:
         UnmatchedRuleError,
         UnserializableChildError,
     )
+    from training_aware.mc import mc_predict
     from training_aware.model import (
         TrainingAwareLayer,
         TrainingAwareModel,
@@ -112,7 +113,6 @@ if TYPE_CHECKING:
     )
     from training_aware.modes import (
         freeze_batchnorm,
-        mc_predict,
         override_modes,
     )
     from training_aware.pinned import PinnedMode

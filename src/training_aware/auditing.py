@@ -246,7 +246,6 @@ def audit(model: Any, x: Any, y: Any = None, *, batch_size: int | None = None) -
     recording: dict[tuple[str, int], set[Any]] = {}
     changed: dict[str, set[int]] = {}
     judged_ids = {id(e.layer) for e in judged}
-    _compiled.install()
     tokens: list[Any] = []
     tracing = _retracing.isolate()  # its fresh traces are not the user's retracing (issue 12)
     try:
@@ -257,11 +256,10 @@ def audit(model: Any, x: Any, y: Any = None, *, batch_size: int | None = None) -
                 stats = [(e, e.layer.non_trainable_weights) for e in leaves]
                 before = [values(w) for _, w in stats]
                 # A block of its own: a fresh compile, and the hook reports every layer call.
-                block = _blocks.Block({}, _recorder(recording, entry_point, judged_ids), object())
-                tokens.append(block.token)
-                frame = _blocks.enter_block(block)
                 try:
-                    result = fn()
+                    with _compiled.block({}, _recorder(recording, entry_point, judged_ids)) as b:
+                        tokens.append(b.token)
+                        result = fn()
                     changed[entry_point] = {
                         id(e.layer)
                         for (e, w), old in zip(stats, before, strict=True)
@@ -276,7 +274,6 @@ def audit(model: Any, x: Any, y: Any = None, *, batch_size: int | None = None) -
                         + (" Fix: pass y= matching your compiled loss." if needs_y else "")
                     ) from error
                 finally:
-                    _blocks.exit_block(block, frame)
                     assign(variables, start)
 
             outputs = run(PREDICT, lambda: model.predict(xb, batch_size=n, verbose=0))

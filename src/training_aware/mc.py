@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from training_aware import _compiled
 from training_aware._state import assign, values
 from training_aware._walk import walk
 from training_aware.errors import (
@@ -126,8 +127,6 @@ def mc_predict(
     """
     import keras
 
-    from training_aware.modes import apply_modes
-
     if not isinstance(model, keras.Model):
         raise TrainingTypeError(
             f"mc_predict expected a keras.Model, got {describe(model)}. Fix: pass the model "
@@ -154,12 +153,12 @@ def mc_predict(
             "every sample would be equal. Fix: add a Dropout layer, or pass your noise layer's "
             "class as dropout_layers=(MyNoise,)."
         )
-    modes: dict[int, tuple[Any, bool]] = {}
+    modes: dict[int, bool] = {}
     for entry in entries:
         if entry.layer._call_has_training_arg:
-            modes[id(entry.layer)] = (entry.layer, False)
+            modes[id(entry.layer)] = False
     for layer in dropouts:
-        modes[id(layer)] = (layer, True)
+        modes[id(layer)] = True
 
     seed_states = _seed_states(dropouts)
     seed_ids = {id(v) for v in seed_states}
@@ -176,7 +175,7 @@ def mc_predict(
     progbar = keras.utils.Progbar(samples, verbose=progbar_verbose, unit_name="sample")
     arrays = _row_arrays(x) if batched else None
     try:
-        with apply_modes(model, modes), _torch_generator(seed):
+        with _compiled.block(modes), _torch_generator(seed):
             if arrays is None:
                 structure, sums, squares = _sample_per_call(model, x, samples, batch_size, progbar)
             else:

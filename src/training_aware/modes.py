@@ -1,4 +1,4 @@
-"""Scoped modes: `override_modes`, `freeze_batchnorm` (and `mc_predict`, from `training_aware.mc`).
+"""Scoped modes: `override_modes`, `freeze_batchnorm` (`mc_predict` lives in `training_aware.mc`).
 
 `override_modes` is the scoped replacement for Keras 2's `learning_phase_scope` (FACTS F11): a
 `with` block in which chosen layers of one model run in a chosen mode, whatever their caller passes.
@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from training_aware import _blocks, _compiled
+from training_aware import _compiled
 from training_aware._walk import Entry, walk
 from training_aware.errors import (
     TrainingTypeError,
@@ -32,14 +32,9 @@ from training_aware.errors import (
     describe,
 )
 
-__all__ = ["freeze_batchnorm", "mc_predict", "override_modes"]
+__all__ = ["freeze_batchnorm", "override_modes", "resolve_rules"]
 
 Rule = type | str | Callable[[Any], bool]
-
-
-def forced_mode(layer: Any) -> bool | None:
-    """The mode an active block of this call forces on `layer`, or `None`."""
-    return _blocks.forced_mode(layer)
 
 
 def _describe_rule(rule: Any) -> str:
@@ -155,18 +150,6 @@ def _check_layer(value: object, where: str) -> None:
 
 
 @contextmanager
-def apply_modes(model: Any, modes: dict[int, tuple[Any, bool]]) -> Iterator[None]:
-    """Force already-resolved modes for the block (the engine of `override_modes`)."""
-    _compiled.install()
-    block = _blocks.Block({key: mode for key, (_, mode) in modes.items()})
-    frame = _blocks.enter_block(block)
-    try:
-        yield
-    finally:
-        _blocks.exit_block(block, frame)
-
-
-@contextmanager
 def override_modes(model: Any, rules: Mapping[Rule, bool]) -> Iterator[None]:
     """Run chosen layers of `model` in a chosen mode for the duration of a `with` block.
 
@@ -216,7 +199,7 @@ def override_modes(model: Any, rules: Mapping[Rule, bool]) -> Iterator[None]:
     ```
     """
     modes = resolve_rules(model, rules)
-    with apply_modes(model, modes):
+    with _compiled.block({key: mode for key, (_, mode) in modes.items()}):
         yield
 
 
@@ -261,6 +244,3 @@ def freeze_batchnorm(model: Any) -> list[str]:
             entry.layer.trainable = False
             changed.append(entry.path)
     return changed
-
-
-from training_aware.mc import mc_predict  # noqa: E402  (re-exported; mc uses apply_modes)
