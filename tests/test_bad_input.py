@@ -228,7 +228,7 @@ def test_a_bare_install_says_keras_is_needed_whatever_import_fails_first(
     assert result.returncode == 0, result.stderr[-3000:]
     lines = [line.split("|") for line in result.stdout.splitlines()]
     failing = {name for name, *_ in lines}
-    assert {"mc_predict", "audit", "override_modes", "TrainingSequential"} <= failing
+    assert {"mc_predict", "audit", "TrainingSequential", "PinnedMode"} <= failing
     assert "TrainingFlagError" not in failing  # the errors need nothing
     for name, missing, message in lines:
         assert missing == "keras", (name, missing, message)

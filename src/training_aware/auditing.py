@@ -15,7 +15,7 @@ How the mode meant is decided: `training_aware._intent` (and docs/recipes.md).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -37,6 +37,11 @@ from training_aware._state import assign, restoring, throwaway_compile, values
 from training_aware._walk import Entry, is_mode_dependent, walk
 from training_aware.errors import AuditError, TrainingConfigError, TrainingTypeError, describe
 from training_aware.report import Cell, ModeReport, Problem, Row, mode_name
+
+if TYPE_CHECKING:
+    import keras
+
+    from training_aware._types import Batch
 
 __all__ = ["ENTRY_POINTS", "ModeReport", "audit"]
 
@@ -163,7 +168,9 @@ def _synthetic_targets(model: Any, outputs: Any) -> tuple[Any, str]:
     return keras.tree.pack_sequence_as(outputs, targets), note
 
 
-def audit(model: Any, x: Any, y: Any = None, *, batch_size: int | None = None) -> ModeReport:
+def audit(
+    model: keras.Model, x: Batch, y: Batch | None = None, *, batch_size: int | None = None
+) -> ModeReport:
     """Run `model` through Keras' real entry points and report the mode each layer received.
 
     Runs `predict`, `fit` for one batch, `evaluate`, and direct calls `model(x, training=True)`,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -27,6 +27,11 @@ from training_aware.errors import (
     TrainingValueError,
     describe,
 )
+
+if TYPE_CHECKING:
+    import keras
+
+    from training_aware._types import Inputs, Predictions
 
 __all__ = ["DROPOUT_LIKE", "mc_predict"]
 
@@ -68,16 +73,16 @@ def _progbar_verbose(verbose: int | str) -> int:
 
 
 def mc_predict(
-    model: Any,
-    x: Any,
+    model: keras.Model,
+    x: Inputs,
     samples: int = 30,
     batch_size: int | None = None,
     seed: int | None = None,
-    verbose: Literal["auto", 0, 1, 2] | int = "auto",
+    verbose: Literal["auto", 0, 1, 2] = "auto",
     *,
-    dropout_layers: Iterable[type] = (),
+    dropout_layers: Iterable[type[keras.layers.Layer]] = (),
     batched: bool = True,
-) -> tuple[Any, Any]:
+) -> tuple[Predictions, Predictions]:
     """Monte Carlo dropout predictions: mean and standard deviation over `samples` passes.
 
     Dropout-like layers (`Dropout`, `SpatialDropout1D/2D/3D`, `GaussianDropout`, `GaussianNoise`,

@@ -19,9 +19,9 @@ never reused inside it, nor the reverse. Nothing is set on any layer.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from training_aware import _compiled
 from training_aware._walk import Entry, walk
@@ -32,9 +32,12 @@ from training_aware.errors import (
     describe,
 )
 
-__all__ = ["freeze_batchnorm", "override_modes", "resolve_rules"]
+if TYPE_CHECKING:
+    import keras
 
-Rule = type | str | Callable[[Any], bool]
+    from training_aware._types import Rule
+
+__all__ = ["freeze_batchnorm", "override_modes", "resolve_rules"]
 
 
 def _describe_rule(rule: Any) -> str:
@@ -56,7 +59,9 @@ def _matches(rule: Rule, entry: Entry) -> bool:
     return bool(rule(entry.layer))
 
 
-def resolve_rules(model: Any, rules: Mapping[Rule, bool]) -> dict[int, tuple[Any, bool]]:
+def resolve_rules(
+    model: keras.layers.Layer, rules: Mapping[Rule, bool]
+) -> dict[int, tuple[Any, bool]]:
     """Map each layer matched by `rules` to its mode (a later rule wins where rules overlap).
 
     Raises:
@@ -150,7 +155,7 @@ def _check_layer(value: object, where: str) -> None:
 
 
 @contextmanager
-def override_modes(model: Any, rules: Mapping[Rule, bool]) -> Iterator[None]:
+def override_modes(model: keras.layers.Layer, rules: Mapping[Rule, bool]) -> Iterator[None]:
     """Run chosen layers of `model` in a chosen mode for the duration of a `with` block.
 
     Inside the block, every layer matched by `rules` runs in the given mode whatever its caller
@@ -203,7 +208,7 @@ def override_modes(model: Any, rules: Mapping[Rule, bool]) -> Iterator[None]:
         yield
 
 
-def freeze_batchnorm(model: Any) -> list[str]:
+def freeze_batchnorm(model: keras.layers.Layer) -> list[str]:
     """Set `trainable = False` on every `BatchNormalization` in `model`; return the paths changed.
 
     In Keras 3 a `BatchNormalization` with `trainable=False` runs in inference mode whatever
