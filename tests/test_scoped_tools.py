@@ -5,15 +5,18 @@ another block or after it. Each test runs on the backend given with `--backend`.
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import keras
 import numpy as np
 import pytest
 
+from tests._mode_models import FEATURES
 from tests.conftest import bn_stats, same_arrays
 from tests.test_modes import X, mc_functional
-from training_aware import audit, mc_predict, override_modes
+from training_aware import TracedInBlockWarning, audit, mc_predict, override_modes
 from training_aware._compiled import table
 
 Y = np.zeros((X.shape[0], 2), "float32")
@@ -114,3 +117,101 @@ def test_an_identical_block_later_runs_the_forced_modes_again() -> None:
         assert dropout_on(model)
     with override_modes(model, {"drop": False}):
         assert not dropout_on(model)
+
+
+# -- a user's own compiled functions: what blocks do to them, and the warning -------------------
+
+
+def dropout_model() -> keras.Model:
+    inputs = keras.Input((FEATURES,))
+    return keras.Model(inputs, keras.layers.Dropout(0.5, name="drop")(inputs), name="drop_net")
+
+
+def compiled_call(model: keras.Model) -> Any:
+    """The user's own compiled function over the model on this backend (eager on PyTorch)."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(lambda x: model(x))
+    if backend == "jax":
+        import jax
+
+        trainable = [v.value for v in model.trainable_variables]
+        state = [v.value for v in model.non_trainable_variables]
+        return jax.jit(lambda x: model.stateless_call(trainable, state, x)[0])
+    return lambda x: model(x)  # PyTorch: no tracing, the block applies on every call
+
+
+def plain(out: Any) -> bool:
+    """Inference-mode dropout: the output is the input."""
+    return bool(np.array_equal(keras.ops.convert_to_numpy(out), X))
+
+
+def traced_in_block(caught: list[Any]) -> list[Any]:
+    return [w for w in caught if issubclass(w.category, TracedInBlockWarning)]
+
+
+def test_keras_entry_points_and_the_tools_never_warn_inside_a_block() -> None:
+    model = compiled()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with override_modes(model, {"drop": True}):
+            model.predict(X, verbose=0)
+            model.fit(X, Y, verbose=0)
+            model.evaluate(X, Y, verbose=0)
+            model(X)
+            mc_predict(model, X, samples=2, verbose=0)
+            audit(model, X, Y)
+            keras.Model(model.inputs, keras.layers.Dropout(0.5)(model.outputs[0]))  # symbolic
+    assert traced_in_block(caught) == []
+
+
+def test_a_users_function_traced_outside_a_block_ignores_it() -> None:
+    model = dropout_model()
+    step = compiled_call(model)
+    assert plain(step(X))  # traced here, outside any block
+    with override_modes(model, {"drop": True}):
+        inside = step(X)
+    if keras.backend.backend() == "torch":
+        assert not plain(inside)  # eager: the block applies
+    else:
+        assert plain(inside)  # the trace from before the block runs: the block is ignored
+
+
+def test_a_users_function_traced_inside_a_block_keeps_its_modes_and_warns_once() -> None:
+    model = dropout_model()
+    step = compiled_call(model)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with override_modes(model, {"drop": True}):
+            assert not plain(step(X))  # traced inside: the block's modes
+            step(X)
+        after = step(X)
+    warned = traced_in_block(caught)
+    if keras.backend.backend() == "torch":
+        assert plain(after) and warned == []  # eager: nothing is kept, nothing to warn about
+        return
+    assert not plain(after)  # the trace keeps the block's modes after the block
+    assert len(warned) == 1
+    assert warned[0].filename == __file__  # it points at the user's code
+    assert "forces layer 'drop' into training mode" in str(warned[0].message)
+    assert "Fix: trace inside the block for its modes" in str(warned[0].message)
+    fresh = compiled_call(model)  # the documented fix: a new function outside the block
+    assert plain(fresh(X))
+
+
+def test_a_generator_holding_a_block_lends_it_to_its_consumer_between_yields() -> None:
+    """contextvars semantics: a generator runs in its consumer's context."""
+    model = dropout_model()
+
+    def samples() -> Iterator[int]:
+        with override_modes(model, {"drop": True}):
+            yield 1
+            yield 2
+
+    produced = samples()
+    next(produced)
+    assert not plain(model(X))  # the consumer, between yields: inside the generator's block
+    produced.close()
+    assert plain(model(X))

@@ -8,7 +8,10 @@ model; the hook (`training_aware._hook`) applies the forced modes and calls the 
 
 from __future__ import annotations
 
+import sys
+import warnings
 from collections.abc import Callable
+from types import FrameType
 from typing import Any
 
 from training_aware._hook import ensure_hook
@@ -18,6 +21,7 @@ __all__ = [
     "Block",
     "Recorder",
     "Tools",
+    "TracedInBlockWarning",
     "compile_key",
     "current_tools",
     "enter_block",
@@ -37,9 +41,10 @@ class Block:
         token: `None` for a pure override (its compiled functions are shared by identical
             blocks); a unique object for a recording block (a fresh trace, never reused).
         open: cleared on exit; a closed block is ignored wherever a frame still holds it.
+        warned: set once `TracedInBlockWarning` was issued for this block (once is enough).
     """
 
-    __slots__ = ("forced", "open", "recorder", "token")
+    __slots__ = ("forced", "open", "recorder", "token", "warned")
 
     def __init__(
         self, forced: dict[int, bool], recorder: Recorder | None = None, token: Any = None
@@ -48,6 +53,7 @@ class Block:
         self.recorder = recorder
         self.token = token
         self.open = True
+        self.warned = recorder is not None  # the tools' own recording blocks never warn
 
 
 class Tools:
@@ -85,6 +91,8 @@ class Tools:
             if block.open:
                 mode = block.forced.get(key)
                 if mode is not None:
+                    if not block.warned and _tracing():
+                        _warn_if_users_trace(block, layer, mode)
                     return mode
         return None
 
@@ -152,3 +160,95 @@ def exit_block(block: Block, frame: Frame) -> None:
     stack = _STACK.get()
     if any(f is frame for f in stack):  # else: another thread or task's context holds it
         _STACK.set(tuple(f for f in stack if f is not frame and not _stale(f)))
+
+
+# -- a compiled function of the user's own, traced inside a block ---------------------------------
+
+
+class TracedInBlockWarning(UserWarning):
+    """A `tf.function` or `jax.jit` of your own was traced inside an `override_modes` block.
+
+    The trace bakes in the block's modes: calling the compiled function after the block still
+    runs them, and a function traced before the block ignores the block (compiled code runs no
+    Python, so nothing can apply the block there). Keras' own `fit`/`evaluate`/`predict`
+    functions are kept per block for you and never warn. Issued once per block, at trace time,
+    pointing at the traced function. To get the block's modes, trace inside the block; to get
+    plain modes after it, trace again (a new `tf.function`/`jax.jit` object) outside it.
+
+    Example:
+
+    ```python
+    import warnings
+
+    import keras
+    import numpy as np
+    from training_aware import TracedInBlockWarning, override_modes
+
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Dropout(0.5, name="drop")(inputs))
+    if keras.backend.backend() == "tensorflow":    # jax.jit over stateless_call warns too
+        import tensorflow as tf
+
+        step = tf.function(model)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with override_modes(model, {"drop": True}):
+                step(np.ones((2, 4), "float32"))     # traced here: keeps dropout on
+        assert any(w.category is TracedInBlockWarning for w in caught)
+    ```
+    """
+
+
+# Files whose frames mean "Keras is tracing its own trainer function or a shape": no warning.
+_KERAS_TRACES = ("trainer.py", "compute_output_spec")
+
+
+def _tracing() -> bool:
+    """Is a TensorFlow graph or a JAX trace being built here? (cheap: no import, no frame walk)"""
+    tf_ops = sys.modules.get("tensorflow.python.framework.ops")
+    if tf_ops is not None and tf_ops.inside_function():
+        return True
+    jax_core = sys.modules.get("jax._src.core")
+    return jax_core is not None and not jax_core.trace_state_clean()
+
+
+def _warn_if_users_trace(block: Block, layer: Any, mode: bool) -> None:
+    """Warn once per block when the trace in progress is a compiled function of the user's own."""
+    from keras.src.backend.common.symbolic_scope import in_symbolic_scope
+
+    if in_symbolic_scope():
+        return
+    frame = sys._getframe(1)
+    compiled = False
+    user: tuple[FrameType, int] | None = None
+    depth = 1
+    while frame is not None:
+        path = frame.f_code.co_filename.replace("\\", "/")
+        if "/keras/src/" in path and (
+            path.endswith(_KERAS_TRACES[0]) or frame.f_code.co_name == _KERAS_TRACES[1]
+        ):
+            return  # Keras' fit/evaluate/predict function, or a symbolic shape computation
+        if "/tensorflow/python/eager/polymorphic_function/" in path or "/jax/_src/pjit" in path:
+            compiled = True
+        elif user is None and not any(
+            part in path
+            for part in ("/keras/", "/training_aware/", "/tensorflow/", "/jax/", "__autograph_")
+        ):
+            user = (frame, depth)
+        frame = frame.f_back  # type: ignore[assignment]
+        depth += 1
+    if not compiled:
+        return  # jax.grad or another eager transformation: the block applies on every call
+    block.warned = True
+    name = getattr(layer, "name", type(layer).__name__)
+    warnings.warn(
+        "a compiled function (tf.function or jax.jit) is being traced inside an override_modes "
+        f"block, which forces layer {name!r} into {'training' if mode else 'inference'} mode: "
+        "the trace keeps the block's modes when the function is called after the block, and a "
+        "function traced before the block ignores it. Keras' own fit/evaluate/predict are kept "
+        "per block for you. Fix: trace inside the block for its modes, and use a new "
+        "tf.function/jax.jit object outside it for plain modes (see the custom training loops "
+        "guide, 'Blocks and compiled functions').",
+        TracedInBlockWarning,
+        stacklevel=user[1] + 1 if user is not None else 2,
+    )
