@@ -352,6 +352,6 @@ def test_audit_labels_each_output_by_its_own_loss() -> None:
     report = audit(model, X)
     assert report.ok, report
     assert report.notes[-1] == (
-        "y was not given: fit and evaluate used class labels 0, 1, 2, ... (the loss is sparse) "
-        "and zeros shaped like the outputs as targets"
+        "y was not given: fit and evaluate used class labels 0, 1, 2, ... for the outputs with a "
+        "sparse loss and zeros for the rest as targets"
     )

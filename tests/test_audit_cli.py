@@ -295,4 +295,4 @@ def test_a_classifier_whose_loss_needs_integer_labels_is_audited(
     assert main([f"{models}:classifier"]) == 0
     out = capsys.readouterr().out
     assert "OK: every mode-dependent layer ran in the mode meant." in out
-    assert "class labels 0, 1, 2, ... (the loss is sparse)" in out
+    assert "used class labels 0, 1, 2, ... (the compiled loss is sparse) as targets" in out

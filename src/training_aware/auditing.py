@@ -160,11 +160,13 @@ def _synthetic_targets(model: Any, outputs: Any) -> tuple[Any, str]:
         else:
             targets.append(np.zeros_like(out))
             zeros = True
-    used = [
-        *(["class labels 0, 1, 2, ... (the loss is sparse)"] if labelled else []),
-        *(["zeros shaped like the outputs"] if zeros else []),
-    ]
-    note = f"y was not given: fit and evaluate used {' and '.join(used)} as targets"
+    if labelled and zeros:
+        used = "class labels 0, 1, 2, ... for the outputs with a sparse loss and zeros for the rest"
+    elif labelled:
+        used = "class labels 0, 1, 2, ... (the compiled loss is sparse)"
+    else:
+        used = "zeros"
+    note = f"y was not given: fit and evaluate used {used} as targets"
     return keras.tree.pack_sequence_as(outputs, targets), note
 
 
