@@ -204,12 +204,32 @@ _KERAS_TRACES = ("trainer.py", "compute_output_spec")
 
 
 def _tracing() -> bool:
-    """Is a TensorFlow graph or a JAX trace being built here? (cheap: no import, no frame walk)"""
-    tf_ops = sys.modules.get("tensorflow.python.framework.ops")
-    if tf_ops is not None and tf_ops.inside_function():
-        return True
-    jax_core = sys.modules.get("jax._src.core")
-    return jax_core is not None and not jax_core.trace_state_clean()
+    """Is a compiled function being traced here? One cheap call on the active backend."""
+    global _tracing_check
+    if _tracing_check is None:
+        _tracing_check = _make_tracing_check()
+    return _tracing_check()
+
+
+_tracing_check: Callable[[], bool] | None = None
+
+
+def _make_tracing_check() -> Callable[[], bool]:
+    """The active backend's "am I tracing?" (PyTorch runs eagerly: never)."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        from tensorflow.python.eager import context
+
+        executing_eagerly = context.executing_eagerly
+        return lambda: not executing_eagerly()
+    if backend == "jax":
+        from jax._src import core
+
+        clean = core.trace_state_clean
+        return lambda: not clean()
+    return lambda: False
 
 
 def _warn_if_users_trace(block: Block, layer: Any, mode: bool) -> None:
