@@ -34,7 +34,7 @@ _EXPORTS: dict[str, str] = {
     "ModeReport": "training_aware.report",
     "NoDropoutLayerError": "training_aware.errors",
     "PinnedMode": "training_aware.pinned",
-    "TracedInBlockWarning": "training_aware._blocks",
+    "TracedInBlockWarning": "training_aware._traced",
     "TrainingAwareLayer": "training_aware.model",
     "TrainingAwareModel": "training_aware.model",
     "TrainingConfigError": "training_aware.errors",

@@ -8,20 +8,17 @@ model; the hook (`training_aware._hook`) applies the forced modes and calls the 
 
 from __future__ import annotations
 
-import sys
-import warnings
 from collections.abc import Callable
-from types import FrameType
 from typing import Any
 
 from training_aware._hook import ensure_hook
 from training_aware._stack import _STACK, NO_MODE, Frame
+from training_aware._traced import tracing, warn_if_users_trace
 
 __all__ = [
     "Block",
     "Recorder",
     "Tools",
-    "TracedInBlockWarning",
     "compile_key",
     "current_tools",
     "enter_block",
@@ -91,8 +88,8 @@ class Tools:
             if block.open:
                 mode = block.forced.get(key)
                 if mode is not None:
-                    if not block.warned and _tracing():
-                        _warn_if_users_trace(block, layer, mode)
+                    if not block.warned and tracing():
+                        block.warned = warn_if_users_trace(layer, mode)
                     return mode
         return None
 
@@ -160,115 +157,3 @@ def exit_block(block: Block, frame: Frame) -> None:
     stack = _STACK.get()
     if any(f is frame for f in stack):  # else: another thread or task's context holds it
         _STACK.set(tuple(f for f in stack if f is not frame and not _stale(f)))
-
-
-# -- a compiled function of the user's own, traced inside a block ---------------------------------
-
-
-class TracedInBlockWarning(UserWarning):
-    """A `tf.function` or `jax.jit` of your own was traced inside an `override_modes` block.
-
-    The trace bakes in the block's modes: calling the compiled function after the block still
-    runs them, and a function traced before the block ignores the block (compiled code runs no
-    Python, so nothing can apply the block there). Keras' own `fit`/`evaluate`/`predict`
-    functions are kept per block for you and never warn. Issued once per block, at trace time,
-    pointing at the traced function. To get the block's modes, trace inside the block; to get
-    plain modes after it, trace again (a new `tf.function`/`jax.jit` object) outside it.
-
-    Example:
-
-    ```python
-    import warnings
-
-    import keras
-    import numpy as np
-    from training_aware import TracedInBlockWarning, override_modes
-
-    inputs = keras.Input((4,))
-    model = keras.Model(inputs, keras.layers.Dropout(0.5, name="drop")(inputs))
-    if keras.backend.backend() == "tensorflow":    # jax.jit over stateless_call warns too
-        import tensorflow as tf
-
-        step = tf.function(model)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            with override_modes(model, {"drop": True}):
-                step(np.ones((2, 4), "float32"))     # traced here: keeps dropout on
-        assert any(w.category is TracedInBlockWarning for w in caught)
-    ```
-    """
-
-
-# Files whose frames mean "Keras is tracing its own trainer function or a shape": no warning.
-_KERAS_TRACES = ("trainer.py", "compute_output_spec")
-
-
-def _tracing() -> bool:
-    """Is a compiled function being traced here? One cheap call on the active backend."""
-    global _tracing_check
-    if _tracing_check is None:
-        _tracing_check = _make_tracing_check()
-    return _tracing_check()
-
-
-_tracing_check: Callable[[], bool] | None = None
-
-
-def _make_tracing_check() -> Callable[[], bool]:
-    """The active backend's "am I tracing?" (PyTorch runs eagerly: never)."""
-    import keras
-
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        from tensorflow.python.eager import context
-
-        executing_eagerly = context.executing_eagerly
-        return lambda: not executing_eagerly()
-    if backend == "jax":
-        from jax._src import core
-
-        clean = core.trace_state_clean
-        return lambda: not clean()
-    return lambda: False
-
-
-def _warn_if_users_trace(block: Block, layer: Any, mode: bool) -> None:
-    """Warn once per block when the trace in progress is a compiled function of the user's own."""
-    from keras.src.backend.common.symbolic_scope import in_symbolic_scope
-
-    if in_symbolic_scope():
-        return
-    frame = sys._getframe(1)
-    compiled = False
-    user: tuple[FrameType, int] | None = None
-    depth = 1
-    while frame is not None:
-        path = frame.f_code.co_filename.replace("\\", "/")
-        if "/keras/src/" in path and (
-            path.endswith(_KERAS_TRACES[0]) or frame.f_code.co_name == _KERAS_TRACES[1]
-        ):
-            return  # Keras' fit/evaluate/predict function, or a symbolic shape computation
-        if "/tensorflow/python/eager/polymorphic_function/" in path or "/jax/_src/pjit" in path:
-            compiled = True
-        elif user is None and not any(
-            part in path
-            for part in ("/keras/", "/training_aware/", "/tensorflow/", "/jax/", "__autograph_")
-        ):
-            user = (frame, depth)
-        frame = frame.f_back  # type: ignore[assignment]
-        depth += 1
-    if not compiled:
-        return  # jax.grad or another eager transformation: the block applies on every call
-    block.warned = True
-    name = getattr(layer, "name", type(layer).__name__)
-    warnings.warn(
-        "a compiled function (tf.function or jax.jit) is being traced inside an override_modes "
-        f"block, which forces layer {name!r} into {'training' if mode else 'inference'} mode: "
-        "the trace keeps the block's modes when the function is called after the block, and a "
-        "function traced before the block ignores it. Keras' own fit/evaluate/predict are kept "
-        "per block for you. Fix: trace inside the block for its modes, and use a new "
-        "tf.function/jax.jit object outside it for plain modes (see the custom training loops "
-        "guide, 'Blocks and compiled functions').",
-        TracedInBlockWarning,
-        stacklevel=user[1] + 1 if user is not None else 2,
-    )
