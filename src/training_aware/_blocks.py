@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from training_aware._hook import ensure_hook
-from training_aware._stack import _STACK, NO_MODE, Frame
+from training_aware._stack import _OPEN, _STACK, NO_MODE, Frame
 from training_aware._traced import tracing, warn_if_users_trace
 
 __all__ = [
@@ -132,6 +132,7 @@ def enter_block(block: Block) -> Frame:
     mode = NO_MODE if top is None else top.mode
     frame = Frame(mode, None, None if top is None else top.owner, Tools(blocks))
     _STACK.set((*stack, frame))
+    _OPEN.append(None)  # counted until the block closes, wherever that happens
     return frame
 
 
@@ -153,7 +154,9 @@ def exit_block(block: Block, frame: Frame) -> None:
     or task, where the token would raise `ValueError`. There the frame is not on this context's
     stack and nothing is popped; the closed block is ignored by every frame that still holds it.
     """
-    block.open = False
+    if block.open:
+        block.open = False
+        _OPEN.pop()
     stack = _STACK.get()
     if any(f is frame for f in stack):  # else: another thread or task's context holds it
         _STACK.set(tuple(f for f in stack if f is not frame and not _stale(f)))
