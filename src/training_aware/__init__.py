@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0.dev0"
+__version__ = "0.1.0"
 
 # name -> module that defines it
 _EXPORTS: dict[str, str] = {
@@ -204,11 +204,11 @@ def __getattr__(name: str) -> Any:
         # fails. Either way the missing piece is Keras with a backend.
         if (error.name or "").partition(".")[0] not in _RUNTIME_DEPENDENCIES:
             raise
+        from training_aware._install import INSTALL_WITH_KERAS
+
         raise ModuleNotFoundError(
-            f"training_aware.{name} needs Keras, which is not installed: a bare "
-            "`pip install training-aware` is the static checker alone. Install Keras with a "
-            "backend: pip install 'training-aware[tensorflow]' (or [jax], [torch], or [keras] "
-            "with a backend you install yourself).",
+            f"training_aware.{name} needs Keras, which is not installed: training-aware "
+            f"without an extra is the static checker alone. To {INSTALL_WITH_KERAS}.",
             name="keras",
         ) from error
     value = getattr(imported, name)

@@ -15,6 +15,7 @@ import textwrap
 import time
 from collections.abc import Sequence
 
+from training_aware._install import INSTALL_WITH_KERAS
 from training_aware._quiet import quiet_stderr
 
 
@@ -93,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(
             f"training-aware {args[0]}: error: {error.name} is not installed. `{args[0]}` runs "
-            f"Keras on a backend: pip install 'training-aware[tensorflow]' (or [jax], [torch]).",
+            f"Keras on a backend: {INSTALL_WITH_KERAS}.",
             file=sys.stderr,
         )
         return 2
