@@ -90,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with quiet_stderr(show_logs):
             code: int = module.main(args[1:])
     except ModuleNotFoundError as error:
-        if error.name not in ("keras", "tensorflow", "jax", "torch"):
+        if error.name not in ("keras", "numpy", "tensorflow", "jax", "torch"):
             raise
         print(
             f"training-aware {args[0]}: error: {error.name} is not installed. `{args[0]}` runs "
