@@ -14,7 +14,7 @@ Run:
     python benchmarks/lint_fix.py --scaling 2000,8000 --repeats 2
 
 `--scaling N,M,...` times `lint --fix` on one generated module holding N fixable findings (N small
-layers whose `call` drops `training`, about 180 bytes each), for each N, interleaved with the
+models whose `call` drops `training`, about 180 bytes each), for each N, interleaved with the
 report-only run on the same file, and prints the CPU time (user + system, of the command's own
 process: a loaded machine does not inflate it) per finding: `--fix` is linear when the time per
 finding stays flat as N grows (the ratio of the largest N's to the smallest's near 1).
@@ -67,7 +67,7 @@ TA = [sys.executable, "-m", "training_aware"]
 
 LAYER = """
 
-class Block{i}(keras.layers.Layer):
+class Block{i}(keras.Model):
     def __init__(self):
         super().__init__()
         self.drop = keras.layers.Dropout(0.1)
@@ -78,7 +78,8 @@ class Block{i}(keras.layers.Layer):
 
 
 def generated(findings: int) -> str:
-    """A module with `findings` layers, each with one safe TA002 to repair."""
+    """A module with `findings` models, each with one safe TA002 to repair (a model's: a
+    layer's is latent, reported only with `--latent`)."""
     return "import keras\n" + "".join(LAYER.format(i=i) for i in range(findings))
 
 

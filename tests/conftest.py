@@ -92,12 +92,13 @@ def pytest_configure_node(node: Any) -> None:
 def pytest_report_header(config: pytest.Config) -> str:
     from importlib.metadata import version
 
+    # Keras is not imported here: importing TensorFlow writes its start-up log lines to file
+    # descriptor 2 before `TF_CPP_MIN_LOG_LEVEL` can filter them, and the header is printed
+    # outside pytest's capture. The first test imports it, under capture.
     if config.option.tx:  # the controller runs no test: do not import a backend here
         backends = ", ".join(spec.split("KERAS_BACKEND=")[-1] for spec in config.option.tx)
         return f"keras {version('keras')}, backends {backends} (one xdist worker each)"
-    import keras
-
-    return f"keras {keras.__version__}, backend {keras.backend.backend()}"
+    return f"keras {version('keras')}, backend {os.environ['KERAS_BACKEND']}"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -31,13 +32,39 @@ def build(root: Path, site: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_mkdocs_build_strict_passes(tmp_path: Path) -> None:
-    result = build(ROOT, tmp_path / "site")
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site, built once for the tests that read it."""
+    out = tmp_path_factory.mktemp("site") / "site"
+    result = build(ROOT, out)
     assert result.returncode == 0, result.stdout + result.stderr
-    api = (tmp_path / "site" / "api" / "index.html").read_text(encoding="utf-8")
+    return out
+
+
+def test_mkdocs_build_strict_passes(site: Path) -> None:
+    api = (site / "api" / "index.html").read_text(encoding="utf-8")
     assert "TrainingAwareModel" in api and "mc_predict" in api  # mkdocstrings rendered the API
-    facts = (tmp_path / "site" / "facts" / "index.html").read_text(encoding="utf-8")
+    facts = (site / "facts" / "index.html").read_text(encoding="utf-8")
     assert '<pre class="mermaid">' in facts  # the diagram is left for Mermaid to render
+
+
+def test_the_site_works_offline_and_shows_users_pages_only(site: Path) -> None:
+    facts = (site / "facts" / "index.html").read_text(encoding="utf-8")
+    # Mermaid is served by the site itself (Material fetches it from a CDN only without it).
+    scripts = re.findall(r'<script src="([^"]+)"', facts)
+    assert "../javascripts/mermaid-11.17.2.min.js" in scripts
+    mermaid = (site / "javascripts" / "mermaid-11.17.2.min.js").read_text(encoding="utf-8")
+    assert 'globalThis["mermaid"] =' in mermaid
+    assert (ROOT / "docs" / "javascripts" / "mermaid-LICENSE.txt").is_file()
+    for page in site.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        external = re.findall(r'<(?:script|link)[^>]+(?:src|href)="(https?://[^"]+)"', text)
+        assert not [u for u in external if not u.startswith("https://github.com/")], page
+    # The changelog shows its heading once; the contributors' guide is not a page of the site.
+    changelog = (site / "changelog" / "index.html").read_text(encoding="utf-8")
+    assert changelog.count("<h1") == 1
+    assert not (site / "CONTRIBUTING-docs").exists()
+    assert "CONTRIBUTING-docs" not in (site / "index.html").read_text(encoding="utf-8")
 
 
 def _copy(tmp_path: Path) -> Path:
@@ -67,3 +94,18 @@ def test_a_broken_link_or_reference_fails_the_build(
     result = build(copy, tmp_path / "site")
     assert result.returncode != 0
     assert complaint in result.stdout + result.stderr
+
+
+def test_the_api_page_shows_no_private_name(tmp_path: Path) -> None:
+    """Bases and signatures name public classes only (no `_TrainingAwareMixin` as a base)."""
+    import html
+    import re
+
+    result = build(ROOT, tmp_path / "site")
+    assert result.returncode == 0, result.stdout + result.stderr
+    page = (tmp_path / "site" / "api" / "index.html").read_text(encoding="utf-8")
+    text = html.unescape(re.sub(r"<[^>]+>", "", page))
+    private = sorted(set(re.findall(r"(?<![\w.])_[A-Z][a-z]\w*", text)))  # a private class
+    assert private == [], private
+    assert "audit(\n    model: Model,\n    x: Batch," in text
+    assert "-> tuple[Predictions, Predictions]" in text

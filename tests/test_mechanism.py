@@ -425,20 +425,22 @@ def test_caches_keyed_by_class_do_not_keep_classes_alive() -> None:
 
     from training_aware import _dependence, check
 
-    refs = []
+    refs, ids = [], []
     for i in range(3):
         layer_class = type(f"PerInstance{i}", (Spy,), {})
+        ids.append(id(layer_class))
         parent_class = forwards_training(type(f"Parent{i}", (_Positional,), {}))
         parent = parent_class("none")
         parent.spy = layer_class()
         parent(X, training=True)  # `self.spy(x, None)`: positional, inspected
-        assert layer_class in _hook._position_cache and layer_class in _hook._ignoring_cache
+        assert layer_class in _hook._position_cache and id(layer_class) in _hook._ignoring_cache
         assert check.depends_on_training(parent.spy), "Spy reads `training` (it records it)"
         refs += [weakref.ref(layer_class), weakref.ref(parent_class)]
         del layer_class, parent_class, parent
     gc.collect()
     assert [r() for r in refs] == [None] * len(refs)
     assert not any(k.__name__.startswith("PerInstance") for k in _hook._position_cache)
+    assert not any(key in _hook._ignoring_cache for key in ids)  # freed: entries dropped
     assert not any(getattr(k, "__qualname__", "").startswith("Parent") for k in _dependence._USAGE)
 
 

@@ -139,7 +139,8 @@ def test_lint_runs_without_keras_or_a_backend(tmp_path: Path) -> None:
 def test_demo_without_keras_says_which_extra_to_install(tmp_path: Path) -> None:
     result = run_without_keras(["demo", "--quick"], tmp_path)
     assert result.returncode == 2
-    assert "pip install 'training-aware[tensorflow]'" in result.stderr
+    assert "pip install -e '.[tensorflow]'" in result.stderr
+    assert f"pip install 'training-aware[tensorflow] @ git+{SOURCE}'" in result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -160,28 +161,49 @@ def test_readme_links_work_on_a_package_index_page() -> None:
             assert (ROOT / path).is_file(), f"{link}: no {path} in the repository"
 
 
-SNIPPET = re.compile(
-    r"repo:\s*(?P<repo>\S+)\s*\n\s*#?\s*rev:\s*(?P<rev>\S+)\s*\n\s*#?\s*hooks:\s*\n"
-    r"\s*#?\s*-\s*id:\s*(?P<id>\S+)"
-)
+FENCE = re.compile(r"```yaml\n(.*?)```", re.DOTALL)
+TAG = re.compile(r"v\d+\.\d+\.\d+")  # the documented scheme: `v` + a release version
 
 
-@pytest.mark.parametrize("page", ["README.md", "docs/lint.md", ".pre-commit-hooks.yaml"])
-def test_pre_commit_snippets_name_the_project_and_a_tag_of_its_version(page: str) -> None:
+def pre_commit_snippets(text: str) -> list[str]:
+    return [block for block in FENCE.findall(text) if "id: training-aware" in block]
+
+
+def test_one_complete_pre_commit_configuration_everywhere() -> None:
+    """Every page shows the same whole `.pre-commit-config.yaml`: `repos:`, the project's URL, a
+    tag of a release (`v` + the version) and both hooks."""
     import yaml
 
-    hooks = {
-        hook["id"]: hook for hook in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    pages = sorted(
+        p
+        for p in [ROOT / "README.md", *(ROOT / "docs").rglob("*.md")]
+        if "id: training-aware" in p.read_text()
+    )
+    assert {p.relative_to(ROOT).as_posix() for p in pages} >= {
+        "README.md",
+        "docs/lint.md",
+        "docs/lint-fix.md",
     }
-    snippets = list(SNIPPET.finditer((ROOT / page).read_text()))
-    assert snippets, f"{page} has no pre-commit snippet"
-    for snippet in snippets:
-        assert snippet["repo"] == SOURCE
-        assert snippet["rev"] == f"v{PROJECT['version']}"
-        assert snippet["id"] in hooks
-    lint = hooks["training-aware-lint"]
-    assert lint["language"] == "python" and "additional_dependencies" not in lint
-    assert lint["entry"] == "training-aware lint"
+    (readme,) = pre_commit_snippets((ROOT / "README.md").read_text())
+    for page in pages:
+        assert pre_commit_snippets(page.read_text()) == [readme], page
+    hooks_file = (ROOT / ".pre-commit-hooks.yaml").read_text()
+    commented = "\n".join(
+        line[4:] for line in hooks_file.splitlines() if line.startswith("#   ") or line == "#"
+    )
+    assert readme.strip() in commented
+    config = yaml.safe_load(readme)
+    assert list(config) == ["repos"]
+    (repo,) = config["repos"]
+    hooks = {hook["id"]: hook for hook in yaml.safe_load(hooks_file)}
+    assert repo["repo"] == SOURCE
+    assert TAG.fullmatch(repo["rev"]) and repo["rev"] == f"v{PROJECT['version']}"
+    assert [hook["id"] for hook in repo["hooks"]] == ["training-aware-fix", "training-aware-lint"]
+    for hook in hooks.values():
+        assert hook["language"] == "python" and "additional_dependencies" not in hook
+        assert hook["types_or"] == ["python", "jupyter"]
+    assert hooks["training-aware-lint"]["entry"] == "training-aware lint"
+    assert hooks["training-aware-fix"]["entry"] == "training-aware lint --fix"
     assert PROJECT["scripts"]["training-aware"] == "training_aware.cli:main"
 
 
@@ -217,4 +239,5 @@ def test_the_library_without_keras_says_which_extra_to_install(tmp_path: Path) -
     assert result.returncode == 0, result.stderr
     name, _, message = result.stdout.partition(" | ")
     assert name == "keras"
-    assert "pip install 'training-aware[tensorflow]'" in message
+    assert "not on PyPI yet" in message and "pip install -e '.[tensorflow]'" in message
+    assert f"pip install 'training-aware[tensorflow] @ git+{SOURCE}'" in message

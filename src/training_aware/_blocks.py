@@ -12,7 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from training_aware._hook import ensure_hook
-from training_aware._stack import _STACK, NO_MODE, Frame
+from training_aware._stack import _OPEN, _STACK, NO_MODE, Frame
+from training_aware._traced import tracing, warn_if_users_trace
 
 __all__ = [
     "Block",
@@ -37,9 +38,10 @@ class Block:
         token: `None` for a pure override (its compiled functions are shared by identical
             blocks); a unique object for a recording block (a fresh trace, never reused).
         open: cleared on exit; a closed block is ignored wherever a frame still holds it.
+        warned: set once `TracedInBlockWarning` was issued for this block (once is enough).
     """
 
-    __slots__ = ("forced", "open", "recorder", "token")
+    __slots__ = ("forced", "open", "recorder", "token", "warned")
 
     def __init__(
         self, forced: dict[int, bool], recorder: Recorder | None = None, token: Any = None
@@ -48,6 +50,7 @@ class Block:
         self.recorder = recorder
         self.token = token
         self.open = True
+        self.warned = recorder is not None  # the tools' own recording blocks never warn
 
 
 class Tools:
@@ -85,6 +88,8 @@ class Tools:
             if block.open:
                 mode = block.forced.get(key)
                 if mode is not None:
+                    if not block.warned and tracing():
+                        block.warned = warn_if_users_trace(layer, mode)
                     return mode
         return None
 
@@ -127,6 +132,7 @@ def enter_block(block: Block) -> Frame:
     mode = NO_MODE if top is None else top.mode
     frame = Frame(mode, None, None if top is None else top.owner, Tools(blocks))
     _STACK.set((*stack, frame))
+    _OPEN.append(None)  # counted until the block closes, wherever that happens
     return frame
 
 
@@ -148,7 +154,9 @@ def exit_block(block: Block, frame: Frame) -> None:
     or task, where the token would raise `ValueError`. There the frame is not on this context's
     stack and nothing is popped; the closed block is ignored by every frame that still holds it.
     """
-    block.open = False
+    if block.open:
+        block.open = False
+        _OPEN.pop()
     stack = _STACK.get()
     if any(f is frame for f in stack):  # else: another thread or task's context holds it
         _STACK.set(tuple(f for f in stack if f is not frame and not _stale(f)))

@@ -21,19 +21,30 @@ import weakref
 from collections.abc import Callable, Iterator
 from typing import Any, Final
 
-from training_aware._stack import _STACK, NO_MODE, Frame, Inspector, push, validate_training
+from training_aware._stack import (
+    _OPEN,
+    _STACK,
+    NO_MODE,
+    Frame,
+    Inspector,
+    pop,
+    push,
+    validate_training,
+)
 
 __all__ = [
     "TESTED_KERAS",
     "KerasVersionWarning",
-    "call_keeping_context",
     "check_call_context",
     "ensure_hook",
+    "enter",
     "explicit_training",
     "frame",
     "hook_installed",
+    "keep_context",
+    "leave",
     "preserve_keras_context",
-    "run_in_frame",
+    "restore_context",
 ]
 
 # The Keras releases whose `Layer.__call__` the hook was tested against: [low, high).
@@ -65,6 +76,8 @@ class KerasVersionWarning(UserWarning):
 
 _lock = threading.Lock()
 _original_call: Callable[..., Any] | None = None
+# Keras' `global_state.get_global_attribute`, bound at installation (no import per call).
+_get_global: Callable[..., Any] | None = None
 # Published only after `Layer.__call__` is replaced: a thread that sees it True sees the hook.
 _installed = False
 # Weak keys: a class made per instance (dynamic subclassing, `type(...)` in a loop) is freed with
@@ -72,7 +85,11 @@ _installed = False
 # type -> index of `training` among the positional parameters of `call` (None: keyword only/absent)
 _position_cache: weakref.WeakKeyDictionary[type, int | None] = weakref.WeakKeyDictionary()
 # type -> whether it is a Keras built-in that declares `training` and ignores it
-_ignoring_cache: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
+# id(type) -> whether it is a Keras built-in that declares `training` and ignores it. Read on
+# every child call inside a training-aware call, so a plain dict (one C lookup, no weak reference
+# made per read); each entry is dropped when its class is freed (`weakref.finalize`), before the
+# id can be reused.
+_ignoring_cache: dict[int, bool] = {}
 
 
 @contextlib.contextmanager
@@ -83,45 +100,65 @@ def frame(mode: Any, *, inspector: Inspector | None = None, owner: Any = None) -
     try:
         yield
     finally:
-        _STACK.reset(token)
+        pop(token)
 
 
-def run_in_frame(
-    frame: Frame, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    """Call `fn(*args, **kwargs)` inside `frame`: the body of every training-aware call.
+def enter(frame: Frame) -> tuple[Any, Any]:
+    """Push `frame` for the body of a training-aware call; hand the result to `leave`.
 
-    The outermost frame also leaves Keras' shared call context as it found it, so nothing set
-    inside (an explicit override on some child) reaches plain Keras code running afterwards.
+    The frame inherits the blocks active here. The outermost frame also keeps Keras' shared call
+    context as it found it (restored by `leave`), so nothing set inside (an explicit override on
+    some child) reaches plain Keras code running afterwards. A pair of calls rather than a
+    context manager or a wrapper: a nested model adds no Python frame to the call stack for it,
+    so training-aware containers nest as deep as Keras' own.
     """
-    ensure_hook()
+    if not _installed:
+        ensure_hook()
     stack = _STACK.get()
     tools = stack[-1].tools if stack else None
     if tools is not None and frame.tools is None:
         frame = Frame(frame.mode, frame.inspector, frame.owner, tools)
     token = _STACK.set((*stack, frame))
-    try:
-        if stack and tools is None and stack[-1].mode is not NO_MODE:
-            return fn(*args, **kwargs)
-        with preserve_keras_context():
-            return fn(*args, **kwargs)
-    finally:
-        _STACK.reset(token)
+    _OPEN.append(None)
+    if stack and tools is None and stack[-1].mode is not NO_MODE:
+        return token, None
+    return token, keep_context()
 
 
-def call_keeping_context(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Run a layer's `__call__` and restore the caller's Keras call context afterwards.
+def leave(entered: tuple[Any, Any]) -> None:
+    """Undo `enter`: restore Keras' call context if `enter` kept it, pop the frame."""
+    token, kept = entered
+    if kept is not None:
+        restore_context(kept)
+    _OPEN.pop()
+    _STACK.reset(token)
 
-    Keras writes the mode it resolved for *this* call into the caller's shared context before
-    running it, and never restores it (FACTS F3): `block(x, training=True)` would reach the
-    caller's later children. Training-aware classes route `__call__` through this.
+
+def keep_context() -> Any:
+    """What `restore_context` needs to put Keras' shared call context back as it is now.
+
+    Keras writes the mode it resolved for a call into the caller's shared context before running
+    it, and never restores it (FACTS F3): `block(x, training=True)` would reach the caller's
+    later children. Training-aware classes keep it around their `__call__`. `None`: no context.
     """
-    from keras.src.backend.common import global_state
+    if _get_global is None:
+        ensure_hook()
+    context = _get_global("current_call_ctx")  # type: ignore[misc]
+    if context is None:
+        return None
+    state = vars(context)
+    return context, "training" in state, state.get("training")
 
-    if global_state.get_global_attribute("current_call_ctx") is None:
-        return call(*args, **kwargs)
-    with preserve_keras_context():
-        return call(*args, **kwargs)
+
+def restore_context(kept: Any) -> None:
+    """Put back what `keep_context` saw (nothing to do for `None`)."""
+    if kept is None:
+        return
+    context, had, saved = kept
+    if had:
+        context.training = saved
+    else:
+        vars(context).pop("training", None)
 
 
 def explicit_training(layer: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -166,15 +203,15 @@ def _ignores_training(cls: type) -> bool:
     Passing it to them changes nothing but costs: any keyword argument takes Keras' `__call__` off
     its fast path (two `tree.map_structure` passes over the arguments).
     """
-    try:
-        return _ignoring_cache[cls]
-    except KeyError:
-        pass
+    answer = _ignoring_cache.get(id(cls))
+    if answer is not None:
+        return answer
     from training_aware._training_table import IGNORES_TRAINING
 
     owner = next((k for k in cls.__mro__ if "call" in vars(k)), cls)
     answer = owner.__module__.startswith("keras.") and owner.__name__ in IGNORES_TRAINING
-    _ignoring_cache[cls] = answer
+    _ignoring_cache[id(cls)] = answer
+    weakref.finalize(cls, _ignoring_cache.pop, id(cls), None)
     return answer
 
 
@@ -207,7 +244,14 @@ def _as_keyword(
 
 
 def _hooked_call(self: Any, *args: Any, **kwargs: Any) -> Any:
-    """`Layer.__call__` with the frame stack applied. A pass-through while the stack is empty."""
+    """`Layer.__call__` with the frame stack applied. A pass-through while the stack is empty.
+
+    The pass-through is the whole cost for plain Keras code once the hook is installed: one
+    Python frame and one test of a module global (`_OPEN`, empty while no training-aware call or
+    block is open anywhere in the process), not even a `ContextVar` read.
+    """
+    if not _OPEN:
+        return _original_call(self, *args, **kwargs)  # type: ignore[misc]
     stack = _STACK.get()
     if not stack:
         return _original_call(self, *args, **kwargs)  # type: ignore[misc]
@@ -238,8 +282,12 @@ def _hooked_call(self: Any, *args: Any, **kwargs: Any) -> Any:
         child_mode: Any = NO_MODE
     elif explicit is None:
         child_mode = top.mode
-        if accepts and not _ignores_training(type(self)):
-            kwargs["training"] = child_mode
+        if accepts:
+            ignores = _ignoring_cache.get(id(type(self)))
+            if ignores is None:
+                ignores = _ignores_training(type(self))
+            if not ignores:
+                kwargs["training"] = child_mode
     else:
         child_mode = explicit
     if tools is not None and tools.recording:
@@ -341,7 +389,8 @@ def ensure_hook() -> None:
 
 def _install() -> None:
     """The installation steps; the caller holds `_lock`."""
-    global _original_call, _installed
+    global _original_call, _installed, _get_global
+    from keras.src.backend.common import global_state
     from keras.src.layers.layer import Layer
 
     _check_internals(Layer)
@@ -355,6 +404,7 @@ def _install() -> None:
     _original_call = original  # before the swap: the hook calls it from its first run
     _replace_call(Layer, _hooked_call)
     _install_stateless_call(Layer)
+    _get_global = global_state.get_global_attribute
     _installed = True
 
 
@@ -497,6 +547,8 @@ def _install_stateless_call(layer_class: Any) -> None:
 
     @functools.wraps(original)
     def stateless_call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if not _OPEN:
+            return original(self, *args, **kwargs)
         stack = _STACK.get()
         tools = stack[-1].tools if stack else None
         forced = None if tools is None else tools.forced(self)

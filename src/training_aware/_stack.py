@@ -69,6 +69,13 @@ class Frame:
 
 _STACK: ContextVar[tuple[Frame, ...]] = ContextVar("training_aware_frames", default=())
 
+# One entry per frame pushed from outside the hook (a training-aware call, `PinnedMode`, a block)
+# and not yet popped, in any thread: while it is empty no context holds a live frame, and the
+# hook passes every call straight through without reading `_STACK`. `list.append`/`list.pop`
+# are atomic, so threads need no lock. A frame pushed by the hook for a child lives inside one of
+# these and is not counted.
+_OPEN: list[None] = []
+
 
 def current_mode() -> Any:
     """The mode of the innermost training-aware frame, or `None` outside any."""
@@ -90,10 +97,13 @@ def push(mode: Any, inspector: Inspector | None = None, owner: Any = None) -> An
     """Lower-level `frame`: push and return the token for `pop` (no generator overhead)."""
     stack = _STACK.get()
     tools = stack[-1].tools if stack else None
-    return _STACK.set((*stack, Frame(mode, inspector, owner, tools)))
+    token = _STACK.set((*stack, Frame(mode, inspector, owner, tools)))
+    _OPEN.append(None)
+    return token
 
 
 def pop(token: Any) -> None:
+    _OPEN.pop()
     _STACK.reset(token)
 
 

@@ -15,6 +15,7 @@ import textwrap
 import time
 from collections.abc import Sequence
 
+from training_aware._install import INSTALL_WITH_KERAS
 from training_aware._quiet import quiet_stderr
 
 
@@ -95,11 +96,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         with quiet_stderr(show_logs):
             code: int = module.main(args[1:])
     except ModuleNotFoundError as error:
-        if error.name not in ("keras", "tensorflow", "jax", "torch"):
+        if error.name not in ("keras", "numpy", "tensorflow", "jax", "torch"):
             raise
         print(
             f"training-aware {args[0]}: error: {error.name} is not installed. `{args[0]}` runs "
-            f"Keras on a backend: pip install 'training-aware[tensorflow]' (or [jax], [torch]).",
+            f"Keras on a backend: {INSTALL_WITH_KERAS}.",
             file=sys.stderr,
         )
         return 2

@@ -22,7 +22,7 @@ from typing import Any, Final, Literal
 
 import keras
 
-from training_aware import _hook, _rollback, _stack
+from training_aware import _hook, _stack
 from training_aware.check import make_inspector
 from training_aware.errors import TrainingConfigError
 
@@ -134,11 +134,11 @@ def wrap_call(cls: type, call: Callable[..., Any]) -> Callable[..., Any]:
         if declared:
             kwargs["training"] = mode
         inspector = _inspector_for(self)
-        frame = _stack.Frame(mode, inspector, self)
-        # A failed eager training call leaves weights and statistics as they were (`_rollback`).
-        result = _hook.run_in_frame(
-            frame, _rollback.transaction, (self, mode, call, self, *args), kwargs
-        )
+        entered = _hook.enter(_stack.Frame(mode, inspector, self))
+        try:
+            result = call(self, *args, **kwargs)
+        finally:
+            _hook.leave(entered)
         if inspector is not None:
             _inspected.add(self)  # inspected once, after a call that passed
         return result
@@ -189,7 +189,11 @@ class _TrainingAwareMixin:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         # An explicit `block(x, training=True)` must not reach the caller's later children.
-        return _hook.call_keeping_context(super().__call__, *args, **kwargs)  # type: ignore[misc]
+        kept = _hook.keep_context()
+        try:
+            return super().__call__(*args, **kwargs)  # type: ignore[misc]
+        finally:
+            _hook.restore_context(kept)
 
 
 class TrainingAwareLayer(_TrainingAwareMixin, keras.layers.Layer):  # type: ignore[misc]

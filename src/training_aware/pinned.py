@@ -22,7 +22,7 @@ import keras
 import numpy as np
 from keras.src.backend import compute_output_spec
 
-from training_aware import _hook, _rollback, _stack
+from training_aware import _hook, _stack
 from training_aware.errors import InvalidChildError, TrainingValueError, describe
 
 __all__ = ["PinnedMode"]
@@ -68,7 +68,7 @@ class PinnedMode(keras.layers.Wrapper):  # type: ignore[misc]
     ```
     """
 
-    def __init__(self, layer: Any, training: bool, **kwargs: Any) -> None:
+    def __init__(self, layer: keras.layers.Layer, training: bool, **kwargs: Any) -> None:
         if not isinstance(layer, keras.layers.Layer):
             raise InvalidChildError(
                 f"PinnedMode(layer=...) received {describe(layer)}, which is not a Keras layer. "
@@ -101,7 +101,11 @@ class PinnedMode(keras.layers.Wrapper):  # type: ignore[misc]
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         # Keras writes the resolved mode of every call into the caller's shared call context and
         # never restores it (FACTS F3); leave that context exactly as it was found.
-        return _hook.call_keeping_context(super().__call__, *args, **kwargs)
+        kept = _hook.keep_context()
+        try:
+            return super().__call__(*args, **kwargs)
+        finally:
+            _hook.restore_context(kept)
 
     def call(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         kwargs.pop("training", None)
@@ -109,8 +113,7 @@ class PinnedMode(keras.layers.Wrapper):  # type: ignore[misc]
             kwargs["training"] = self._pinned
         token = _stack.push(self._pinned, None, self)
         try:
-            # A failed call leaves statistics as they were (the rollback rule, `_rollback`).
-            return _rollback.transaction(self, self._pinned, self.layer, inputs, *args, **kwargs)
+            return self.layer(inputs, *args, **kwargs)
         finally:
             _stack.pop(token)
 

@@ -94,7 +94,7 @@ def test_pre_commit_hook_entry_runs_on_a_sample(tmp_path):
     hooks = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
     hook = next(h for h in hooks if h["id"] == "training-aware-lint")
     assert hook["language"] == "python"
-    assert hook["types"] == ["python"]
+    assert hook["types_or"] == ["python", "jupyter"]
     program, *args = hook["entry"].split()
     command = [_script(program), *args]
     bad = subprocess.run([*command, str(SAMPLE)], capture_output=True, text=True, check=False)

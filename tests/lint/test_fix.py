@@ -444,7 +444,7 @@ def test_pre_commit_fix_hook_repairs_the_file_and_fails_the_commit(tmp_path: Pat
 
     hooks = yaml.safe_load((CASES.parents[1] / ".pre-commit-hooks.yaml").read_text())
     hook = next(h for h in hooks if h["id"] == "training-aware-fix")
-    assert (hook["language"], hook["types"]) == ("python", ["python"])
+    assert (hook["language"], hook["types_or"]) == ("python", ["python", "jupyter"])
     program, *args = hook["entry"].split()
     path = tmp_path / "m.py"
     path.write_text(BAD_FILE)

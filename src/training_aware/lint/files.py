@@ -1,10 +1,11 @@
 """Which files to check, and reading them without ever raising.
 
-Directories are walked (symbolic links to directories are not followed, so a link loop cannot
-trap the walk) skipping version-control and cache directories, virtual environments (any
-directory holding a `pyvenv.cfg`), `build` and `node_modules`. A file that cannot be read (a
-broken link, a link loop, a socket, a FIFO, a device, an I/O error) becomes one clear message;
-FIFOs are never opened, so a FIFO without a writer cannot hang the run.
+Directories are walked for Python files and Jupyter notebooks (symbolic links to directories are
+not followed, so a link loop cannot trap the walk) skipping version-control and cache
+directories, virtual environments (any directory holding a `pyvenv.cfg`), `build`,
+`node_modules` and Jupyter's checkpoints. A file that cannot be read (a broken link, a link
+loop, a socket, a FIFO, a device, an I/O error) becomes one clear message; FIFOs are never
+opened, so a FIFO without a writer cannot hang the run.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ SKIPPED_DIRS: frozenset[str] = frozenset(
         "venv",
         ".eggs",
         "__pycache__",
+        ".ipynb_checkpoints",
         ".mypy_cache",
         ".pytest_cache",
         ".ruff_cache",
@@ -37,6 +39,10 @@ SKIPPED_DIRS: frozenset[str] = frozenset(
         "node_modules",
     }
 )
+
+
+# What a directory walk checks: Python files, and Jupyter notebooks (lint.notebooks).
+SUFFIXES: tuple[str, ...] = (".py", ".ipynb")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +76,11 @@ def excluded(path: str, patterns: Iterable[str], root: str | None) -> bool:
 
 
 def discover(paths: Iterable[str], exclude: Iterable[str], root: str | None) -> Iterator[str]:
-    """The Python files under `paths`, in a stable order.
+    """The Python files and notebooks under `paths`, in a stable order.
 
     Args:
         paths: files (checked whatever their extension, unless a pattern excludes them) and
-            directories (walked for `*.py`).
+            directories (walked for `*.py` and `*.ipynb`).
         exclude: extra glob patterns, matched against names and root-relative paths.
         root: the directory the patterns are relative to (the configuration's).
 
@@ -110,7 +116,7 @@ def _walk(top: str, patterns: tuple[str, ...], root: str | None) -> Iterator[str
             if entry.name in SKIPPED_DIRS or os.path.exists(os.path.join(path, "pyvenv.cfg")):
                 continue
             yield from _walk(path, patterns, root)
-        elif entry.name.endswith(".py"):
+        elif entry.name.endswith(SUFFIXES):
             yield path
 
 

@@ -17,8 +17,10 @@ import os
 import sys
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, cast
 
+from training_aware.lint import formats, notebooks
 from training_aware.lint.config import FIX_STYLES, Config
 from training_aware.lint.files import discover, read_source
 from training_aware.lint.rules import Finding
@@ -79,8 +81,8 @@ def _inside(path: str, roots: list[str]) -> bool:
 def fix_paths(
     paths: Sequence[str], config: Config, style: FixStyle, *, write: bool, unsafe: bool = False
 ) -> list[FileFix]:
-    """Repair every Python file under `paths`; a file whose real path lies outside them (a
-    symbolic link out of the tree) is left alone.
+    """Repair every Python file and notebook under `paths`; a file whose real path lies outside
+    them (a symbolic link out of the tree) is left alone.
 
     The files form one project (as for the report): a module is repaired after the project
     modules it imports, so a block class that starts forwarding `training` in `layers.py` is
@@ -92,9 +94,14 @@ def fix_paths(
     results: list[FileFix] = []
     project = Project(keras=config.keras, backends=config.backends)
     files = list(discover(paths, config.exclude, config.root))
+    modules = [path for path in files if not notebooks.is_notebook(path)]
     for path in files:
-        project.add(path)
-    by_order = project.index.in_import_order(files)
+        project.add(path)  # a notebook too: the modules beside it are found for its imports
+    # Notebooks import modules and nothing imports them: they come after every module.
+    by_order = [
+        *project.index.in_import_order(modules),
+        *(path for path in files if notebooks.is_notebook(path)),
+    ]
     for path in by_order:
         source = read_source(path)
         if source.data is None:
@@ -104,6 +111,19 @@ def fix_paths(
             target = os.path.realpath(path)
             error = f"a symbolic link to {target}, outside the given paths; not fixed"
             results.append(FileFix(path, None, None, error=error))
+        elif notebooks.is_notebook(path):
+            results.append(
+                notebooks.fix_notebook(
+                    path,
+                    source.data,
+                    style=style,
+                    wants=config.wants,
+                    unsafe=unsafe,
+                    write=write,
+                    latent=config.latent,
+                    project=project,
+                )
+            )
         else:
             results.append(
                 fix_file(
@@ -174,8 +194,13 @@ def summary(results: list[FileFix], *, written: bool) -> str:
     return text + "."
 
 
-def _key(finding: Finding) -> tuple[str, int, int, str]:
-    return finding.path, finding.line, finding.col, finding.code
+def _where(finding: Finding) -> str:
+    """`path:line:col: CODE` (`path:cell N:line L:col C: CODE` in a notebook)."""
+    return replace(finding, message="").format().rstrip()
+
+
+def _key(finding: Finding) -> tuple[str, int | None, int, int, str]:
+    return finding.path, finding.cell, finding.line, finding.col, finding.code
 
 
 def held_back_note(reason: str) -> str:
@@ -191,11 +216,11 @@ def _notes(results: list[FileFix], *, diff: bool) -> list[str]:
         if result.error is not None:
             lines.append(f"training-aware lint: {result.path}: left unchanged: {result.error}")
         for finding, reason in result.applied_unsafe:
-            where = f"{finding.path}:{finding.line}:{finding.col}: {finding.code}"
+            where = _where(finding)
             lines.append(f"{where} unsafe fix applied: {reason}")
         if diff:
             for finding, reason in result.unsafe:
-                where = f"{finding.path}:{finding.line}:{finding.col}: {finding.code}"
+                where = _where(finding)
                 lines.append(f"{where} {held_back_note(reason)}")
     return lines
 
@@ -224,11 +249,14 @@ def run(args: argparse.Namespace, config: Config) -> int:
                 row["fix"] = {"applicability": "unsafe", "reason": reason}
             rows.append(row)
         print(json.dumps(rows, indent=2), file=out)
-    else:
-        for finding in remaining:
-            reason = held.get(_key(finding))
-            note = "" if reason is None else " " + held_back_note(reason)
-            print(finding.format() + note, file=out)
+    else:  # text, sarif, github: a held-back repair's note ends the finding's message
+        noted = [
+            f
+            if held.get(_key(f)) is None
+            else replace(f, message=f"{f.message} {held_back_note(held[_key(f)])}")
+            for f in remaining
+        ]
+        formats.write(noted, args.format, out)
     out.flush()
     for line in [*_notes(results, diff=False), summary(results, written=True)]:
         print(line, file=sys.stderr)

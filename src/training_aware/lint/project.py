@@ -40,7 +40,8 @@ def module_name(path: str) -> tuple[str, str, str]:
     """
     path = os.path.abspath(path)
     directory, filename = os.path.split(path)
-    stem = filename[:-3] if filename.endswith(".py") else filename
+    # A notebook is named as a script of its directory too (its cells import the modules beside it).
+    stem = filename.rsplit(".", 1)[0] if filename.endswith((".py", ".ipynb")) else filename
     parts = [] if stem == "__init__" else [stem]
     while os.path.isfile(os.path.join(directory, "__init__.py")):
         directory, package = os.path.split(directory)

@@ -92,7 +92,12 @@ OPT_IN: frozenset[str] = frozenset(code for code, rule in RULES.items() if not r
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One reported problem. `line` and `col` are 1-based, as editors and flake8 show them."""
+    """One reported problem. `line` and `col` are 1-based, as editors and flake8 show them.
+
+    In a Jupyter notebook, `cell` is the cell's number (1-based, every cell counted, Markdown
+    included), `line` the line within that cell, and `file_line` the line of the `.ipynb` file
+    that holds it (where CI annotations point); both are None in a Python file.
+    """
 
     path: str
     line: int
@@ -102,24 +107,34 @@ class Finding:
     category: str = BEHAVIOUR
     keras: str = "3"
     backends: tuple[str, ...] = BACKENDS
+    cell: int | None = None
+    file_line: int | None = None
 
     def format(self) -> str:
-        """`path:line:col: TAxxx message`."""
-        return f"{self.path}:{self.line}:{self.col}: {self.code} {self.message}"
+        """`path:line:col: TAxxx message`, or `path:cell N:line L:col C: ...` in a notebook."""
+        if self.cell is not None:
+            where = f"{self.path}:cell {self.cell}:line {self.line}:col {self.col}"
+        else:
+            where = f"{self.path}:{self.line}:{self.col}"
+        return f"{where}: {self.code} {self.message}"
 
     def to_dict(self) -> dict[str, str | int | list[str]]:
         """A JSON-ready mapping, with the category (`behaviour` or `latent`) and the
-        configuration the finding was judged in (the Keras version and the backends)."""
-        return {
-            "path": self.path,
-            "line": self.line,
-            "col": self.col,
-            "code": self.code,
-            "message": self.message,
-            "category": self.category,
-            "keras": self.keras,
-            "backends": list(self.backends),
-        }
+        configuration the finding was judged in (the Keras version and the backends); in a
+        notebook, also the `cell` (and `line` is the line in it)."""
+        out: dict[str, str | int | list[str]] = {"path": self.path}
+        if self.cell is not None:
+            out["cell"] = self.cell
+        out.update(
+            line=self.line,
+            col=self.col,
+            code=self.code,
+            message=self.message,
+            category=self.category,
+            keras=self.keras,
+            backends=list(self.backends),
+        )
+        return out
 
 
 def consequence(breaks: Breaks, keras: str, backends: frozenset[str]) -> tuple[str, str]:

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from training_aware.lint import fix_command
+from training_aware.lint import fix_command, formats, notebooks
 from training_aware.lint.checker import Project, lint_module, lint_source
 from training_aware.lint.config import (
     Config,
@@ -47,7 +46,18 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="files or directories")
-    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--format",
+        choices=formats.FORMATS,
+        default="text",
+        help="text (default), json, sarif (SARIF 2.1.0, for code scanning) or github "
+        "(GitHub Actions annotations)",
+    )
+    parser.add_argument(
+        "--statistics",
+        action="store_true",
+        help="print how many findings each rule produced instead of the findings",
+    )
     parser.add_argument("--select", metavar="CODES", help="comma-separated code prefixes")
     parser.add_argument("--ignore", metavar="CODES", help="comma-separated code prefixes")
     parser.add_argument(
@@ -83,7 +93,8 @@ def make_project(config: Config, read: Reader = read_source) -> Project:
 def lint_paths(
     paths: Sequence[str], config: Config, *, read: Reader = read_source
 ) -> list[Finding]:
-    """Check every Python file under `paths` with `config`; never raises for file contents.
+    """Check every Python file and notebook under `paths` with `config`; never raises for file
+    contents.
 
     Every file is registered in one project index before any is checked, so a class, a factory
     function or a model imported from another module (or from a sibling module of the same
@@ -100,11 +111,20 @@ def lint_paths(
     project = make_project(config, read)
     files = list(discover(paths, config.exclude, config.root))
     for path in files:
-        project.add(path)
+        project.add(path)  # a notebook too: the modules beside it are found for its imports
     findings: list[Finding] = []
     for path in files:
         module = project.index.parsed(path)  # parsed already: another module imported it
-        if module is not None:
+        if notebooks.is_notebook(path):  # its code cells, as one module (lint.notebooks)
+            source = read(path)
+            if source.data is None:
+                found = [Finding(path, 1, 1, "TA000", source.error or "cannot read")]
+            else:
+                found = notebooks.lint_notebook(
+                    source.data, path, opt_in=OPT_IN, latent=config.latent, project=project
+                )
+            module = project.index.parsed(path)
+        elif module is not None:
             found = lint_module(module, project, opt_in=OPT_IN, latent=config.latent)
         else:
             source = read(path)
@@ -122,12 +142,8 @@ def lint_paths(
 
 
 def print_findings(findings: Sequence[Finding], fmt: str, out: TextIO) -> None:
-    """Write the findings in the chosen format (`text`: one line each; `json`: a list)."""
-    if fmt == "json":
-        print(json.dumps([f.to_dict() for f in findings], indent=2), file=out)
-    else:
-        for finding in findings:
-            print(finding.format(), file=out)
+    """Write the findings in the chosen format (one of `formats.FORMATS`)."""
+    formats.write(findings, fmt, out)
 
 
 def _split(value: str | None) -> list[str] | None:
@@ -166,11 +182,17 @@ def main(argv: list[str]) -> int:
     except ConfigError as exc:
         print(f"training-aware lint: {exc}", file=sys.stderr)
         return 2
+    conflict = formats.check_options(args.format, args.statistics)
+    if conflict is None and args.statistics and (args.fix or args.diff):
+        conflict = "--statistics counts the report's findings; run it without --fix or --diff"
+    if conflict is not None:
+        print(f"training-aware lint: {conflict}", file=sys.stderr)
+        return 2
     if args.fix or args.diff:
         return fix_command.run(args, config)
     findings = lint_paths(args.paths, config)
     try:
-        print_findings(findings, args.format, sys.stdout)
+        formats.write(findings, args.format, sys.stdout, statistics=args.statistics)
         sys.stdout.flush()
     except BrokenPipeError:  # `training-aware lint ... | head`: the reader has gone
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
