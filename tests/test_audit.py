@@ -316,3 +316,52 @@ def test_the_public_names_are_the_function_and_the_class_in_any_import_order() -
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
     )
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_audit_without_y_fits_a_real_classifier_with_a_sparse_loss() -> None:
+    """keras.applications' MobileNetV3Small (random weights): targets are labels in range."""
+    model = keras.applications.MobileNetV3Small(
+        input_shape=(32, 32, 3), weights=None, classes=5, include_preprocessing=False
+    )
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
+    before = [np.array(keras.ops.convert_to_numpy(v)) for v in model.variables]
+    x = np.random.default_rng(0).standard_normal((2, 32, 32, 3)).astype("float32")
+    report = audit(model, x)
+    assert report.ok, report
+    assert any("class labels" in note for note in report.notes)
+    after = [np.array(keras.ops.convert_to_numpy(v)) for v in model.variables]
+    assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
+
+
+def test_audit_labels_each_output_by_its_own_loss() -> None:
+    inputs = keras.Input((FEATURES,))
+    h = keras.layers.Dropout(0.2)(keras.layers.Dense(4)(inputs))
+    model = keras.Model(
+        inputs,
+        {
+            "cls": keras.layers.Dense(3, activation="softmax", name="cls")(h),
+            "reg": keras.layers.Dense(2, name="reg")(h),
+        },
+    )
+    model.compile("sgd", {"cls": "sparse_categorical_crossentropy", "reg": "mse"})
+    report = audit(model, X)
+    assert report.ok, report
+    assert report.notes[-1] == (
+        "y was not given: fit and evaluate used class labels 0, 1, 2, ... for the outputs with a "
+        "sparse loss and zeros for the rest as targets"
+    )
+
+
+@pytest.mark.backend_independent
+def test_every_form_of_a_sparse_loss_is_recognised() -> None:
+    from training_aware.auditing import _takes_labels
+
+    for loss in (
+        "sparse_categorical_crossentropy",
+        keras.losses.SparseCategoricalCrossentropy(),
+        keras.losses.sparse_categorical_crossentropy,
+    ):
+        assert _takes_labels(loss), loss
+    for loss in ("mse", "categorical_crossentropy", keras.losses.BinaryCrossentropy()):
+        assert not _takes_labels(loss), loss

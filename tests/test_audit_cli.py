@@ -226,3 +226,73 @@ def test_a_module_that_fails_to_import_is_located_by_its_own_traceback_line(
         "ZeroDivisionError: division by zero"
     )
     assert err[1:] == [f'  File "{broken}", line 3, in <module>']
+
+
+EXITING = """
+import sys
+
+import keras
+
+
+def exits_cleanly():
+    sys.exit(0)
+
+
+def exits_with_3():
+    sys.exit(3)
+
+
+def classifier():
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 3)),
+            keras.layers.Conv2D(4, 3),
+            keras.layers.BatchNormalization(),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dropout(0.2),
+            keras.layers.Dense(5, activation="softmax"),
+        ]
+    )
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+"""
+
+
+@pytest.mark.parametrize(("factory", "code"), [("exits_cleanly", 0), ("exits_with_3", 3)])
+def test_a_factory_that_calls_sys_exit_fails_the_command(
+    tmp_path: Path, factory: str, code: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before, `sys.exit(0)` in the factory ended the command with status 0: a clean audit."""
+    models = tmp_path / "ta_exiting.py"
+    models.write_text(EXITING)
+    assert cli_main(["audit", f"{models}:{factory}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0] == (
+        f"training-aware audit: error: {models}:{factory}() called sys.exit({code}) instead of "
+        "returning a model: nothing was audited (exit status 2). Fix: return the model, and "
+        'keep the module\'s command-line code under `if __name__ == "__main__":`'
+    )
+    assert err[1].startswith(f'  File "{models}", line ')
+
+
+def test_a_module_that_exits_at_import_fails_the_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = tmp_path / "ta_script.py"
+    script.write_text("import sys\n\nsys.exit(0)\n\n\ndef build():\n    return None\n")
+    assert main([f"{script}:build"]) == 2
+    assert f"importing '{script}' called sys.exit(0) instead of defining build" in (
+        capsys.readouterr().err
+    )
+
+
+def test_a_classifier_whose_loss_needs_integer_labels_is_audited(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Zeros shaped like the softmax output do not fit `sparse_categorical_crossentropy`."""
+    models = tmp_path / "ta_classifier.py"
+    models.write_text(EXITING)
+    assert main([f"{models}:classifier"]) == 0
+    out = capsys.readouterr().out
+    assert "OK: every mode-dependent layer ran in the mode meant." in out
+    assert "used class labels 0, 1, 2, ... (the compiled loss is sparse) as targets" in out

@@ -94,3 +94,18 @@ def test_a_broken_link_or_reference_fails_the_build(
     result = build(copy, tmp_path / "site")
     assert result.returncode != 0
     assert complaint in result.stdout + result.stderr
+
+
+def test_the_api_page_shows_no_private_name(tmp_path: Path) -> None:
+    """Bases and signatures name public classes only (no `_TrainingAwareMixin` as a base)."""
+    import html
+    import re
+
+    result = build(ROOT, tmp_path / "site")
+    assert result.returncode == 0, result.stdout + result.stderr
+    page = (tmp_path / "site" / "api" / "index.html").read_text(encoding="utf-8")
+    text = html.unescape(re.sub(r"<[^>]+>", "", page))
+    private = sorted(set(re.findall(r"(?<![\w.])_[A-Z][a-z]\w*", text)))  # a private class
+    assert private == [], private
+    assert "audit(\n    model: Model,\n    x: Batch," in text
+    assert "-> tuple[Predictions, Predictions]" in text

@@ -34,6 +34,7 @@ _EXPORTS: dict[str, str] = {
     "ModeReport": "training_aware.report",
     "NoDropoutLayerError": "training_aware.errors",
     "PinnedMode": "training_aware.pinned",
+    "TracedInBlockWarning": "training_aware._traced",
     "TrainingAwareLayer": "training_aware.model",
     "TrainingAwareModel": "training_aware.model",
     "TrainingConfigError": "training_aware.errors",
@@ -48,7 +49,7 @@ _EXPORTS: dict[str, str] = {
     "call_with_training": "training_aware.signature",
     "forwards_training": "training_aware.check",
     "freeze_batchnorm": "training_aware.modes",
-    "mc_predict": "training_aware.modes",
+    "mc_predict": "training_aware.mc",
     "override_modes": "training_aware.modes",
     "set_training_check": "training_aware.model",
 }
@@ -64,6 +65,7 @@ __all__ = [
     "ModeReport",
     "NoDropoutLayerError",
     "PinnedMode",
+    "TracedInBlockWarning",
     "TrainingAwareLayer",
     "TrainingAwareModel",
     "TrainingConfigError",
@@ -105,6 +107,7 @@ if TYPE_CHECKING:
         UnmatchedRuleError,
         UnserializableChildError,
     )
+    from training_aware.mc import mc_predict
     from training_aware.model import (
         TrainingAwareLayer,
         TrainingAwareModel,
@@ -112,7 +115,6 @@ if TYPE_CHECKING:
     )
     from training_aware.modes import (
         freeze_batchnorm,
-        mc_predict,
         override_modes,
     )
     from training_aware.pinned import PinnedMode
@@ -187,6 +189,10 @@ elif not any(isinstance(f, _RegisterAfterKeras) for f in sys.meta_path):
     sys.meta_path.insert(0, _RegisterAfterKeras())
 
 
+# What the runtime (everything but `training_aware.lint`) imports that a bare install lacks.
+_RUNTIME_DEPENDENCIES = frozenset({"keras", "numpy"})
+
+
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
@@ -194,7 +200,9 @@ def __getattr__(name: str) -> Any:
     try:
         imported = importlib.import_module(module)
     except ModuleNotFoundError as error:
-        if error.name != "keras":
+        # NumPy comes with Keras: a bare install lacks both, and whichever import runs first
+        # fails. Either way the missing piece is Keras with a backend.
+        if (error.name or "").partition(".")[0] not in _RUNTIME_DEPENDENCIES:
             raise
         from training_aware._install import INSTALL_WITH_KERAS
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from training_aware._hook import ensure_hook
 from training_aware._stack import _OPEN, _STACK, NO_MODE, Frame
+from training_aware._traced import tracing, warn_if_users_trace
 
 __all__ = [
     "Block",
@@ -37,9 +38,10 @@ class Block:
         token: `None` for a pure override (its compiled functions are shared by identical
             blocks); a unique object for a recording block (a fresh trace, never reused).
         open: cleared on exit; a closed block is ignored wherever a frame still holds it.
+        warned: set once `TracedInBlockWarning` was issued for this block (once is enough).
     """
 
-    __slots__ = ("forced", "open", "recorder", "token")
+    __slots__ = ("forced", "open", "recorder", "token", "warned")
 
     def __init__(
         self, forced: dict[int, bool], recorder: Recorder | None = None, token: Any = None
@@ -48,6 +50,7 @@ class Block:
         self.recorder = recorder
         self.token = token
         self.open = True
+        self.warned = recorder is not None  # the tools' own recording blocks never warn
 
 
 class Tools:
@@ -85,6 +88,8 @@ class Tools:
             if block.open:
                 mode = block.forced.get(key)
                 if mode is not None:
+                    if not block.warned and tracing():
+                        block.warned = warn_if_users_trace(layer, mode)
                     return mode
         return None
 

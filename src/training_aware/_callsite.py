@@ -130,7 +130,7 @@ def locate(frame: FrameType, name: str = "") -> Site:
                 (call.end_lineno or call.lineno) + first - 1,
                 (call.end_col_offset or 0) + indent,
             )
-            if (*start, *end) == position:
+            if (start[0], end[0], start[1], end[1]) == position:  # co_positions order
                 return Site(code.co_filename, start[0], source, call)
     line = frame.f_lineno - first + 1
     on_line = [c for c in candidates if c.lineno <= line <= (c.end_lineno or c.lineno)]

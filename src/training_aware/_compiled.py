@@ -28,11 +28,13 @@ import functools
 import inspect
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from training_aware import _blocks, _stack
 
-__all__ = ["LIMIT", "fresh_steps", "install", "table"]
+__all__ = ["LIMIT", "block", "forget", "fresh_steps", "install", "table"]
 
 LIMIT = 8
 _FUNCTIONS = ("train_function", "test_function", "predict_function")
@@ -102,6 +104,27 @@ def forget(model: Any, token: Any) -> None:
         with _lock:
             for entry in [e for e in functions if token in e[1][1]]:
                 del functions[entry]
+
+
+@contextmanager
+def block(
+    forced: Mapping[int, bool], recorder: _blocks.Recorder | None = None
+) -> Iterator[_blocks.Block]:
+    """A block for the duration of a `with` statement, with compiled functions of its own.
+
+    The one way the tools (`override_modes`, `mc_predict`, `audit`) enter a block. `forced`
+    maps id(layer) to the mode that layer runs in. A block with a `recorder` gets a unique token:
+    its compiled functions are traced afresh (so the recorder sees every layer call) and
+    dropped on exit; a pure override shares them with the next identical block.
+    """
+    install()
+    token = None if recorder is None else object()
+    entered = _blocks.Block(dict(forced), recorder, token)
+    frame = _blocks.enter_block(entered)
+    try:
+        yield entered
+    finally:
+        _blocks.exit_block(entered, frame)
 
 
 def install() -> None:

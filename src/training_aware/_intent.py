@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from training_aware._blocks import forced_mode
 from training_aware._walk import Entry
-from training_aware.modes import forced_mode
 
 __all__ = [
     "CALL_FALSE",

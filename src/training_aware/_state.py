@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from training_aware import _compiled
 from training_aware.errors import AuditError, describe
 
 __all__ = ["assign", "restoring", "throwaway_compile", "values"]
@@ -54,15 +55,23 @@ def restoring(model: Any) -> Iterator[list[Any]]:
     variables = _unique([*model.variables, *model.metrics_variables, *metric_vars])
     saved = values(variables)
     attributes = dict(vars(model))
+    functions = _compiled.table(model)  # mutated in place: Keras' `compile()` empties it
+    saved_functions = list(functions.items())
     try:
         yield variables
     finally:
         assign(variables, saved)
-        for name in [k for k in vars(model) if k not in attributes]:
-            object.__delattr__(model, name)
+        # The instance `__dict__` itself, not `setattr`: `predict_function` and its siblings are
+        # data descriptors (`_compiled`) that would store a plain function under the key of a
+        # block enclosing the audit, and that block would then run it.
+        state = vars(model)
+        for name in [k for k in state if k not in attributes]:
+            del state[name]
         for name, value in attributes.items():
-            if vars(model).get(name, _MISSING) is not value:
-                object.__setattr__(model, name, value)
+            if state.get(name, _MISSING) is not value:
+                state[name] = value
+        functions.clear()
+        functions.update(saved_functions)
 
 
 _MISSING: Any = object()

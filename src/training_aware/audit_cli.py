@@ -108,6 +108,13 @@ def _where(error: BaseException, skip: int = 1) -> str:
     return "".join(f'\n  File "{f.filename}", line {f.lineno}, in {f.name}' for f in lines)
 
 
+# A `sys.exit` in the user's code: whatever its status, there is no model, so the command fails.
+_EXITED = (
+    "nothing was audited (exit status 2). Fix: return the model, and keep the module's "
+    'command-line code under `if __name__ == "__main__":`'
+)
+
+
 def _definition(obj: Any) -> str:
     """A traceback-style line for where `obj` is defined, or ''."""
     try:
@@ -136,6 +143,11 @@ def _load_factory(module_name: str, attr: str) -> Any:
                 sys.path.remove(".")
     except UsageError:
         raise
+    except SystemExit as exit_:
+        raise UsageError(
+            f"importing {module_name!r} called sys.exit({exit_.code!r}) instead of defining "
+            f"{attr}: {_EXITED}{_where(exit_)}"
+        ) from None
     except ImportError as error:
         raise UsageError(f"cannot import module {module_name!r}: {error}{_where(error)}") from None
     except Exception as error:
@@ -205,6 +217,11 @@ def main(argv: list[str]) -> int:
         factory = _load_factory(module_name, attr)
         try:
             model = factory()
+        except SystemExit as exit_:
+            raise UsageError(
+                f"{args.target}() called sys.exit({exit_.code!r}) instead of returning a model: "
+                f"{_EXITED}{_where(exit_)}"
+            ) from None
         except Exception as error:
             raise UsageError(
                 f"{args.target}() failed: {type(error).__name__}: {error}{_where(error)}"

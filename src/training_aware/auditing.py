@@ -15,7 +15,7 @@ How the mode meant is decided: `training_aware._intent` (and docs/recipes.md).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -35,8 +35,13 @@ from training_aware._intent import (
 )
 from training_aware._state import assign, restoring, throwaway_compile, values
 from training_aware._walk import Entry, is_mode_dependent, walk
-from training_aware.errors import AuditError, TrainingTypeError, describe
+from training_aware.errors import AuditError, TrainingConfigError, TrainingTypeError, describe
 from training_aware.report import Cell, ModeReport, Problem, Row, mode_name
+
+if TYPE_CHECKING:
+    import keras
+
+    from training_aware._types import Batch
 
 __all__ = ["ENTRY_POINTS", "ModeReport", "audit"]
 
@@ -66,10 +71,36 @@ def _take(data: Any, n: int) -> Any:
     return keras.tree.map_structure(lambda a: np.asarray(a)[:n], data)
 
 
-def _num_samples(data: Any) -> int:
+def _num_samples(data: Any, name: str) -> int:
+    """The common number of rows of `data`'s arrays; raises on anything `audit` cannot slice."""
     import keras
 
-    return int(np.asarray(keras.tree.flatten(data)[0]).shape[0])
+    example = f"audit(model, x_batch{', y_batch' if name == 'y' else ''})"
+    if data is None:
+        raise TrainingTypeError(
+            f"audit expected {name} as a small batch of arrays (a NumPy array, or a list or dict "
+            f"of arrays), got None. Fix: pass a batch, e.g. {example}."
+        )
+    leaves = keras.tree.flatten(data)
+    shapes = [getattr(leaf, "shape", None) for leaf in leaves]
+    if not leaves or any(s is None or len(s) == 0 for s in shapes):
+        raise TrainingTypeError(
+            f"audit expected {name} as a small batch of arrays with a first (batch) dimension, "
+            f"got {describe(data)}. Fix: take one batch of a dataset, e.g. "
+            "x_batch, y_batch = next(iter(dataset)), and pass arrays."
+        )
+    rows = {int(s[0]) for s in shapes if s is not None and s[0] is not None}
+    if len(rows) > 1:
+        raise TrainingConfigError(
+            f"audit expected the arrays of {name} to have the same number of rows, got "
+            f"{sorted(rows)}. Fix: pass one batch whose arrays line up."
+        )
+    if rows == {0}:
+        raise TrainingConfigError(
+            f"audit expected at least one row in {name}, got 0 rows: there is nothing to run. "
+            "Fix: pass a non-empty batch."
+        )
+    return rows.pop() if rows else int(np.asarray(leaves[0]).shape[0])
 
 
 def _ensure_built(model: Any, x: Any) -> None:
@@ -84,13 +115,64 @@ def _ensure_built(model: Any, x: Any) -> None:
     model(spec)
 
 
-def _zeros_like_outputs(outputs: Any) -> Any:
+def _takes_labels(loss: Any) -> bool:
+    """Does this compiled loss take integer class labels (Keras' sparse losses) as targets?"""
+    name = loss if isinstance(loss, str) else getattr(loss, "name", None)
+    if not isinstance(name, str):
+        name = getattr(loss, "__name__", None) or type(loss).__name__
+    return "sparse" in name.lower()
+
+
+def _losses_per_output(model: Any, outputs: Any, count: int) -> list[Any]:
+    """The loss compiled for each flattened output (one loss, a list, a dict by output name)."""
     import keras
 
-    return keras.tree.map_structure(lambda a: np.zeros_like(np.asarray(a)), outputs)
+    loss = getattr(model, "loss", None) if getattr(model, "compiled", False) else None
+    if isinstance(loss, dict):
+        if isinstance(outputs, dict):  # flattened in key order, as keras.tree does
+            return [loss.get(name) for name in keras.tree.flatten({k: k for k in outputs})]
+        names = list(getattr(model, "output_names", None) or [])
+        return [loss.get(name) for name in names] if len(names) == count else [None] * count
+    if isinstance(loss, list | tuple):
+        return list(loss) if len(loss) == count else [None] * count
+    return [loss] * count
 
 
-def audit(model: Any, x: Any, y: Any = None, *, batch_size: int | None = None) -> ModeReport:
+def _synthetic_targets(model: Any, outputs: Any) -> tuple[Any, str]:
+    """Targets that fit the compiled loss: class labels for a sparse loss, else zeros.
+
+    A sparse loss (`sparse_categorical_crossentropy`) takes one integer label per row (per
+    time step, for sequence outputs) below the output's last dimension, the class count; every
+    other loss takes an array shaped like the output. Returns the targets and a note for the
+    report.
+    """
+    import keras
+
+    flat = [np.asarray(a) for a in keras.tree.flatten(outputs)]
+    targets: list[np.ndarray] = []
+    labelled = zeros = False
+    for out, loss in zip(flat, _losses_per_output(model, outputs, len(flat)), strict=True):
+        if loss is not None and _takes_labels(loss) and out.ndim >= 2:
+            classes = max(1, out.shape[-1])
+            count = int(np.prod(out.shape[:-1]))
+            targets.append((np.arange(count) % classes).reshape(out.shape[:-1]).astype("int32"))
+            labelled = True
+        else:
+            targets.append(np.zeros_like(out))
+            zeros = True
+    if labelled and zeros:
+        used = "class labels 0, 1, 2, ... for the outputs with a sparse loss and zeros for the rest"
+    elif labelled:
+        used = "class labels 0, 1, 2, ... (the compiled loss is sparse)"
+    else:
+        used = "zeros"
+    note = f"y was not given: fit and evaluate used {used} as targets"
+    return keras.tree.pack_sequence_as(outputs, targets), note
+
+
+def audit(
+    model: keras.Model, x: Batch, y: Batch | None = None, *, batch_size: int | None = None
+) -> ModeReport:
     """Run `model` through Keras' real entry points and report the mode each layer received.
 
     Runs `predict`, `fit` for one batch, `evaluate`, and direct calls `model(x, training=True)`,
@@ -108,7 +190,9 @@ def audit(model: Any, x: Any, y: Any = None, *, batch_size: int | None = None) -
     Args:
         model: a built or buildable `keras.Model`.
         x: a small batch of inputs (the first `batch_size` samples are used).
-        y: targets for `fit`/`evaluate`; if `None`, zeros shaped like the model's outputs.
+        y: targets for `fit`/`evaluate`; if `None`, targets that fit the compiled loss: class
+            labels `0, 1, 2, ...` for a sparse loss (`sparse_categorical_crossentropy`), zeros
+            shaped like the output otherwise.
         batch_size: how many samples of `x` to use (default: all, at most 32).
 
     Returns:
@@ -146,7 +230,16 @@ def audit(model: Any, x: Any, y: Any = None, *, batch_size: int | None = None) -
             f"audit expected a keras.Model, got {describe(model)}. Fix: wrap a layer in a "
             "model, e.g. keras.Sequential([layer])."
         )
-    n = batch_size or min(_num_samples(x), 32)
+    rows = _num_samples(x, "x")
+    if y is not None:
+        _num_samples(y, "y")
+    if batch_size is not None and (
+        isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
+    ):
+        raise TrainingConfigError(
+            f"audit expected batch_size as an int >= 1 or None, got {describe(batch_size)}."
+        )
+    n = batch_size or min(rows, 32)
     xb = _take(x, n)
     yb = None if y is None else _take(y, n)
     _ensure_built(model, xb)
@@ -162,7 +255,6 @@ def audit(model: Any, x: Any, y: Any = None, *, batch_size: int | None = None) -
     recording: dict[tuple[str, int], set[Any]] = {}
     changed: dict[str, set[int]] = {}
     judged_ids = {id(e.layer) for e in judged}
-    _compiled.install()
     tokens: list[Any] = []
     tracing = _retracing.isolate()  # its fresh traces are not the user's retracing (issue 12)
     try:
@@ -173,11 +265,10 @@ def audit(model: Any, x: Any, y: Any = None, *, batch_size: int | None = None) -
                 stats = [(e, e.layer.non_trainable_weights) for e in leaves]
                 before = [values(w) for _, w in stats]
                 # A block of its own: a fresh compile, and the hook reports every layer call.
-                block = _blocks.Block({}, _recorder(recording, entry_point, judged_ids), object())
-                tokens.append(block.token)
-                frame = _blocks.enter_block(block)
                 try:
-                    result = fn()
+                    with _compiled.block({}, _recorder(recording, entry_point, judged_ids)) as b:
+                        tokens.append(b.token)
+                        result = fn()
                     changed[entry_point] = {
                         id(e.layer)
                         for (e, w), old in zip(stats, before, strict=True)
@@ -192,13 +283,12 @@ def audit(model: Any, x: Any, y: Any = None, *, batch_size: int | None = None) -
                         + (" Fix: pass y= matching your compiled loss." if needs_y else "")
                     ) from error
                 finally:
-                    _blocks.exit_block(block, frame)
                     assign(variables, start)
 
             outputs = run(PREDICT, lambda: model.predict(xb, batch_size=n, verbose=0))
             if yb is None:
-                yb = _zeros_like_outputs(outputs)
-                report.notes.append("y was not given: fit and evaluate used zeros as targets")
+                yb, note = _synthetic_targets(model, outputs)
+                report.notes.append(note)
             throwaway_compile(model, report.notes)
             run(FIT, lambda: model.fit(xb, yb, batch_size=n, epochs=1, verbose=0, shuffle=False))
             run(EVALUATE, lambda: model.evaluate(xb, yb, batch_size=n, verbose=0))

@@ -1,4 +1,4 @@
-"""The `training-aware` command: `demo`, `lint` and `audit`.
+"""The `training-aware` command: `demo`, `lint`, `audit` and `run`.
 
 Each subcommand parses its own arguments and is imported only when used, so `training-aware lint`
 never imports Keras or TensorFlow. `demo` and `audit` import Keras through
@@ -49,9 +49,14 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "lint": ("training_aware.lint.runner", "statically check Python files (no Keras import)"),
     "audit": ("training_aware.audit_cli", "build a model from MODULE:FACTORY and audit its modes"),
+    "run": (
+        "training_aware.run_cli",
+        "run a script unchanged (`run [options] script.py [args...]`) and report each layer "
+        "that ran in the wrong mode, with its call site",
+    ),
 }
 
-USAGE = "usage: training-aware {demo,lint,audit} [options]   (training-aware COMMAND --help)"
+USAGE = "usage: training-aware {demo,lint,audit,run} [options]   (training-aware COMMAND --help)"
 
 
 def _help() -> str:
@@ -85,12 +90,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     module = importlib.import_module(entry[0])
     # `lint` imports no Keras; the others may import TensorFlow at any point of their run.
-    show_logs = args[0] == "lint" or "--tf-logs" in args[1:]
+    # `run` shows the script's own output untouched.
+    show_logs = args[0] in ("lint", "run") or "--tf-logs" in args[1:]
     try:
         with quiet_stderr(show_logs):
             code: int = module.main(args[1:])
     except ModuleNotFoundError as error:
-        if error.name not in ("keras", "tensorflow", "jax", "torch"):
+        if error.name not in ("keras", "numpy", "tensorflow", "jax", "torch"):
             raise
         print(
             f"training-aware {args[0]}: error: {error.name} is not installed. `{args[0]}` runs "

@@ -13,18 +13,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from training_aware import _compiled
 from training_aware._state import assign, values
 from training_aware._walk import walk
 from training_aware.errors import (
     NoDropoutLayerError,
     TrainingConfigError,
+    TrainingTypeError,
     TrainingValueError,
     describe,
 )
+
+if TYPE_CHECKING:
+    import keras
+
+    from training_aware._types import Inputs, Predictions
 
 __all__ = ["DROPOUT_LIKE", "mc_predict"]
 
@@ -66,16 +73,16 @@ def _progbar_verbose(verbose: int | str) -> int:
 
 
 def mc_predict(
-    model: Any,
-    x: Any,
+    model: keras.Model,
+    x: Inputs,
     samples: int = 30,
     batch_size: int | None = None,
     seed: int | None = None,
-    verbose: Literal["auto", 0, 1, 2] | int = "auto",
+    verbose: Literal["auto", 0, 1, 2] = "auto",
     *,
-    dropout_layers: Iterable[type] = (),
+    dropout_layers: Iterable[type[keras.layers.Layer]] = (),
     batched: bool = True,
-) -> tuple[Any, Any]:
+) -> tuple[Predictions, Predictions]:
     """Monte Carlo dropout predictions: mean and standard deviation over `samples` passes.
 
     Dropout-like layers (`Dropout`, `SpatialDropout1D/2D/3D`, `GaussianDropout`, `GaussianNoise`,
@@ -125,8 +132,12 @@ def mc_predict(
     """
     import keras
 
-    from training_aware.modes import apply_modes
-
+    if not isinstance(model, keras.Model):
+        raise TrainingTypeError(
+            f"mc_predict expected a keras.Model, got {describe(model)}. Fix: pass the model "
+            "(wrap a lone layer first, e.g. keras.Sequential([keras.Input(shape), layer]))."
+        )
+    _check_inputs(x)
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 2:
         raise TrainingConfigError(
             f"mc_predict: samples must be an int >= 2, got {describe(samples)}."
@@ -147,12 +158,12 @@ def mc_predict(
             "every sample would be equal. Fix: add a Dropout layer, or pass your noise layer's "
             "class as dropout_layers=(MyNoise,)."
         )
-    modes: dict[int, tuple[Any, bool]] = {}
+    modes: dict[int, bool] = {}
     for entry in entries:
         if entry.layer._call_has_training_arg:
-            modes[id(entry.layer)] = (entry.layer, False)
+            modes[id(entry.layer)] = False
     for layer in dropouts:
-        modes[id(layer)] = (layer, True)
+        modes[id(layer)] = True
 
     seed_states = _seed_states(dropouts)
     seed_ids = {id(v) for v in seed_states}
@@ -169,7 +180,7 @@ def mc_predict(
     progbar = keras.utils.Progbar(samples, verbose=progbar_verbose, unit_name="sample")
     arrays = _row_arrays(x) if batched else None
     try:
-        with apply_modes(model, modes), _torch_generator(seed):
+        with _compiled.block(modes), _torch_generator(seed):
             if arrays is None:
                 structure, sums, squares = _sample_per_call(model, x, samples, batch_size, progbar)
             else:
@@ -196,6 +207,28 @@ def mc_predict(
     mean = keras.tree.pack_sequence_as(structure, means)
     std = keras.tree.pack_sequence_as(structure, stds)
     return mean, std
+
+
+def _check_inputs(x: object) -> None:
+    """Raise before anything changes when `x` cannot be predicted on (None, or 0 rows)."""
+    import keras
+
+    if x is None:
+        raise TrainingTypeError(
+            "mc_predict expected inputs x as for model.predict (an array, a list or dict of "
+            "arrays, a tf.data.Dataset, a keras.utils.PyDataset or a generator), got None. "
+            "Fix: pass the inputs to sample on, e.g. mc_predict(model, x_test)."
+        )
+    leaves = keras.tree.flatten(x)
+    shapes = [tuple(getattr(a, "shape", None) or ()) for a in leaves]
+    if leaves and all(len(s) > 0 for s in shapes):
+        empty = [s for s in shapes if s[0] == 0]
+        if empty:
+            raise TrainingConfigError(
+                f"mc_predict expected at least one row of inputs, got x with shape "
+                f"{empty[0]} (0 rows): there is nothing to sample. Fix: pass a "
+                "non-empty batch."
+            )
 
 
 # Inputs repeated for one `predict` call are kept under this size (the chunk of rows shrinks).

@@ -1,4 +1,4 @@
-"""Scoped modes: `override_modes`, `freeze_batchnorm` (and `mc_predict`, from `training_aware.mc`).
+"""Scoped modes: `override_modes`, `freeze_batchnorm` (`mc_predict` lives in `training_aware.mc`).
 
 `override_modes` is the scoped replacement for Keras 2's `learning_phase_scope` (FACTS F11): a
 `with` block in which chosen layers of one model run in a chosen mode, whatever their caller passes.
@@ -19,11 +19,11 @@ never reused inside it, nor the reverse. Nothing is set on any layer.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from training_aware import _blocks, _compiled
+from training_aware import _compiled
 from training_aware._walk import Entry, walk
 from training_aware.errors import (
     TrainingTypeError,
@@ -32,14 +32,12 @@ from training_aware.errors import (
     describe,
 )
 
-__all__ = ["freeze_batchnorm", "mc_predict", "override_modes"]
+if TYPE_CHECKING:
+    import keras
 
-Rule = type | str | Callable[[Any], bool]
+    from training_aware._types import Rule
 
-
-def forced_mode(layer: Any) -> bool | None:
-    """The mode an active block of this call forces on `layer`, or `None`."""
-    return _blocks.forced_mode(layer)
+__all__ = ["freeze_batchnorm", "override_modes", "resolve_rules"]
 
 
 def _describe_rule(rule: Any) -> str:
@@ -61,7 +59,9 @@ def _matches(rule: Rule, entry: Entry) -> bool:
     return bool(rule(entry.layer))
 
 
-def resolve_rules(model: Any, rules: Mapping[Rule, bool]) -> dict[int, tuple[Any, bool]]:
+def resolve_rules(
+    model: keras.layers.Layer, rules: Mapping[Rule, bool]
+) -> dict[int, tuple[Any, bool]]:
     """Map each layer matched by `rules` to its mode (a later rule wins where rules overlap).
 
     Raises:
@@ -76,6 +76,7 @@ def resolve_rules(model: Any, rules: Mapping[Rule, bool]) -> dict[int, tuple[Any
             f"override_modes expected a Keras layer or model, got {describe(model)}. "
             "Fix: pass the model whose layers the rules name."
         )
+    _check_rules(rules)
     entries = walk(model)
     out: dict[int, tuple[Any, bool]] = {}
     for rule, mode in rules.items():
@@ -83,6 +84,14 @@ def resolve_rules(model: Any, rules: Mapping[Rule, bool]) -> dict[int, tuple[Any
             raise TrainingValueError(
                 f"override_modes rule {_describe_rule(rule)} maps to {describe(mode)}; expected "
                 "True (training mode) or False (inference mode)."
+            )
+        if isinstance(rule, keras.layers.Layer):
+            path = next((e.path for e in entries if e.layer is rule), None)
+            by_path = f"its path {path!r}, " if path is not None else ""
+            raise TrainingTypeError(
+                f"override_modes rule {describe(rule)} is a layer instance; a rule is a layer "
+                "class, a path glob or a predicate. Fix: name it by "
+                f"{by_path}or match it by identity: lambda layer: layer is my_layer."
             )
         if not (
             isinstance(rule, str)
@@ -111,20 +120,42 @@ def resolve_rules(model: Any, rules: Mapping[Rule, bool]) -> dict[int, tuple[Any
     return out
 
 
-@contextmanager
-def apply_modes(model: Any, modes: dict[int, tuple[Any, bool]]) -> Iterator[None]:
-    """Force already-resolved modes for the block (the engine of `override_modes`)."""
-    _compiled.install()
-    block = _blocks.Block({key: mode for key, (_, mode) in modes.items()})
-    frame = _blocks.enter_block(block)
-    try:
-        yield
-    finally:
-        _blocks.exit_block(block, frame)
+def _check_rules(rules: object) -> None:
+    """Raise `TrainingTypeError` unless `rules` is a mapping (checked before anything changes)."""
+    if isinstance(rules, Mapping):
+        return
+    example = "{keras.layers.Dropout: True}"
+    if (
+        isinstance(rules, list | tuple)
+        and rules
+        and all(isinstance(pair, list | tuple) and len(pair) == 2 for pair in rules)
+    ):
+        raise TrainingTypeError(
+            f"override_modes expected rules as a mapping {{rule: mode}}, got a "
+            f"{type(rules).__name__} of {len(rules)} (rule, mode) pair(s). Fix: pass "
+            f"dict(rules), or write the mapping directly, e.g. {example}."
+        )
+    raise TrainingTypeError(
+        f"override_modes expected rules as a mapping {{rule: mode}}, got {describe(rules)}. "
+        f"Fix: pass a dict mapping a layer class, a path glob or a predicate to True or False, "
+        f"e.g. {example}."
+    )
+
+
+def _check_layer(value: object, where: str) -> None:
+    """Raise `TrainingTypeError` unless `value` is a Keras layer or model."""
+    import keras
+
+    if not isinstance(value, keras.layers.Layer):
+        raise TrainingTypeError(
+            f"{where} expected a Keras model or layer, got {describe(value)}. Fix: pass the "
+            "keras.Model (or layer) itself, e.g. "
+            f"{where}(model)."
+        )
 
 
 @contextmanager
-def override_modes(model: Any, rules: Mapping[Rule, bool]) -> Iterator[None]:
+def override_modes(model: keras.layers.Layer, rules: Mapping[Rule, bool]) -> Iterator[None]:
     """Run chosen layers of `model` in a chosen mode for the duration of a `with` block.
 
     Inside the block, every layer matched by `rules` runs in the given mode whatever its caller
@@ -173,11 +204,11 @@ def override_modes(model: Any, rules: Mapping[Rule, bool]) -> Iterator[None]:
     ```
     """
     modes = resolve_rules(model, rules)
-    with apply_modes(model, modes):
+    with _compiled.block({key: mode for key, (_, mode) in modes.items()}):
         yield
 
 
-def freeze_batchnorm(model: Any) -> list[str]:
+def freeze_batchnorm(model: keras.layers.Layer) -> list[str]:
     """Set `trainable = False` on every `BatchNormalization` in `model`; return the paths changed.
 
     In Keras 3 a `BatchNormalization` with `trainable=False` runs in inference mode whatever
@@ -209,6 +240,7 @@ def freeze_batchnorm(model: Any) -> list[str]:
     """
     import keras
 
+    _check_layer(model, "freeze_batchnorm")
     bn = keras.layers.BatchNormalization
     entries = [Entry(model.name, model, None), *walk(model)]
     changed: list[str] = []
@@ -217,6 +249,3 @@ def freeze_batchnorm(model: Any) -> list[str]:
             entry.layer.trainable = False
             changed.append(entry.path)
     return changed
-
-
-from training_aware.mc import mc_predict  # noqa: E402  (re-exported; mc uses apply_modes)

@@ -68,7 +68,7 @@ class PinnedMode(keras.layers.Wrapper):  # type: ignore[misc]
     ```
     """
 
-    def __init__(self, layer: Any, training: bool, **kwargs: Any) -> None:
+    def __init__(self, layer: keras.layers.Layer, training: bool, **kwargs: Any) -> None:
         if not isinstance(layer, keras.layers.Layer):
             raise InvalidChildError(
                 f"PinnedMode(layer=...) received {describe(layer)}, which is not a Keras layer. "

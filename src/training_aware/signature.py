@@ -13,11 +13,14 @@ import functools
 import inspect
 import weakref
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from training_aware._types import Mode
 
 __all__ = ["accepts_training", "call_with_training"]
 
-_T = TypeVar("_T")
+T = TypeVar("T")
 
 # function object -> answer. Weak keys: a lambda that dies takes its entry with it.
 _CACHE: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
@@ -60,7 +63,7 @@ def _is_keras_layer(obj: Any) -> bool:
     return isinstance(obj, layers.Layer)
 
 
-def accepts_training(obj: Any) -> bool:
+def accepts_training(obj: object) -> bool:
     """Whether `obj` takes a named `training` argument, by Keras' own rule.
 
     For a Keras layer or model this inspects its `call` (as `Layer.__call__` does); for anything
@@ -104,7 +107,7 @@ def accepts_training(obj: Any) -> bool:
     return answer
 
 
-def call_with_training(fn: Callable[..., _T], *args: Any, training: Any, **kwargs: Any) -> _T:
+def call_with_training(fn: Callable[..., T], *args: Any, training: Mode, **kwargs: Any) -> T:
     """Call `fn(*args, **kwargs)`, adding `training=training` only if `fn` accepts it.
 
     Args:

@@ -19,15 +19,20 @@ test_my_model_runs_in_the_right_modes()
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from training_aware.report import ModeReport
+
+if TYPE_CHECKING:
+    import keras
+
+    from training_aware._types import Batch
 
 __all__ = ["assert_training_modes"]
 
 
 def assert_training_modes(
-    model: Any, x: Any, y: Any = None, *, batch_size: int | None = None
+    model: keras.Model, x: Batch, y: Batch | None = None, *, batch_size: int | None = None
 ) -> ModeReport:
     """Audit `model` and raise `ModeMismatchError` if any layer ran in the wrong mode.
 
@@ -39,7 +44,7 @@ def assert_training_modes(
     Args:
         model: the `keras.Model` to check.
         x: a small batch of inputs.
-        y: matching targets (`None`: zeros shaped like the outputs).
+        y: matching targets (`None`: targets that fit the compiled loss, as in `audit`).
         batch_size: how many samples of `x` to use (default: all, at most 32).
 
     Returns:
