@@ -61,7 +61,10 @@ def test_keras2_passes_training_in_kwargs_so_the_read_is_latent_there():
 
 def test_a_named_training_parameter_is_clean():
     source = DROP_PATH.format(
-        imports="import keras", base="keras.layers.Layer", read="not training", random="keras.random.uniform"
+        imports="import keras",
+        base="keras.layers.Layer",
+        read="not training",
+        random="keras.random.uniform",
     ).replace("def call(self, x, **kwargs):", "def call(self, x, training=None, **kwargs):")
     assert lint_source(textwrap.dedent(source), latent=True) == []
 
@@ -108,10 +111,14 @@ IFEXP_BLOCK = """
             [],
         ),
         (
-            "layer(x) if not isinstance(layer, BatchNormalization) else layer(x, training=training)",
+            "layer(x) if not isinstance(layer, BatchNormalization)"
+            " else layer(x, training=training)",
             [],
         ),
-        ("layer(x) if isinstance(layer, BatchNormalization) else layer(x, training=training)", [12]),
+        (
+            "layer(x) if isinstance(layer, BatchNormalization) else layer(x, training=training)",
+            [12],
+        ),
     ],
     ids=["bare call in else", "bare call in negated body", "bare call on the BatchNormalization"],
 )
