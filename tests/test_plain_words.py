@@ -22,7 +22,7 @@ SRC = ROOT / "src" / "training_aware"
 PAGES = [
     ROOT / "README.md",
     ROOT / "CHANGELOG.md",
-    *(page for page in sorted((ROOT / "docs").rglob("*.md")) if page.name != "CONTRIBUTING-docs.md"),
+    *(p for p in sorted((ROOT / "docs").rglob("*.md")) if p.name != "CONTRIBUTING-docs.md"),
 ]
 SOURCES = sorted(SRC.rglob("*.py"))
 
@@ -30,7 +30,7 @@ INTERNAL = {
     r"\bissues? \d+\b": "an internal issue number: say what changed instead",
     r"\bthis session\b": "a work session: say when or what instead",
     r"\bthe seed\b|\bseed's\b": "the article the project grew from: say 'the classic ... example'",
-    r"\bquick loop\b": "in-house name: say `pytest -m \"not slow\"` (the tests not marked slow)",
+    r"\bquick loop\b": 'in-house name: say `pytest -m "not slow"` (the tests not marked slow)',
     r"\bthe floor\b": "in-house name: say 'the oldest supported Keras' or name the baseline",
     r"\*\*(?:met|missed)\*\*|\btargets? (?:is |are )?(?:met|missed)\b": "a work-log verdict",
     r"TODO-LEAD": "a note left for a maintainer",

@@ -16,9 +16,14 @@ import importlib
 import importlib.abc
 import importlib.machinery
 import sys
+import time
 from collections.abc import Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
+
+# When this package was first imported: the start of a `training-aware` command, whose clock
+# the demo reports (not the process's own start, which `exec` from a shell would push earlier).
+_IMPORTED_AT = time.monotonic()
 
 __version__ = "0.1.0"
 

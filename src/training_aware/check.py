@@ -328,7 +328,8 @@ def _wrap(call: Callable[..., Any], owner: str, always: bool) -> Callable[..., A
     ):
         raise MissingTrainingArgumentError(
             f"@forwards_training on {owner}: `call` has no `training` parameter, so it cannot "
-            "forward the mode (under fit(), Keras 3 then never asks for training mode: FACTS F1 in docs/facts.md). "
+            "forward the mode (under fit(), Keras 3 then never asks for training mode: "
+            "FACTS F1 in docs/facts.md). "
             "Fix: declare it and pass it on, e.g.\n"
             "    def call(self, inputs, training=None):\n"
             "        x = self.batch_norm(inputs, training=training)"
