@@ -7,6 +7,7 @@ purpose are listed below, each with its reason, and reported as skipped with tha
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 
 import keras
@@ -66,6 +67,18 @@ _NEWER_KERAS_CHECKS = {
 }
 _THIS_KERAS = tuple(int(part) for part in keras.__version__.split(".")[:3] if part.isdigit())
 
+# Whole files whose cases train, save or load real models (seconds each): the slow marker.
+_SLOW_FILES = {
+    "model_test.py",
+    "trainer_test.py",
+    "legacy_h5_format_test.py",
+    "saving_api_test.py",
+    "saved_model_test.py",
+}
+
+# Cases that need a package the test environment lacks: plain Keras fails them the same way.
+_NEEDS_PACKAGE = {"grain": "grain"}
+
 # saving_lib_test.py is brought in for its Sequential cases only: the rest tests Keras' saving of
 # other classes (and takes minutes: EfficientNet sharding), so it is deselected.
 _SEQUENTIAL_ONLY = "saving_lib_test.py"
@@ -86,6 +99,12 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "requires_trainable_backend: Keras' marker: skipped on the numpy backend"
     )
     config.addinivalue_line("markers", "slow: takes more than ~5 s")
+    # trainer_test.py's helper `TestPyDataset` is a PyDataset, not a test class (Keras' own run
+    # ignores the warning pytest gives when collecting it).
+    config.addinivalue_line(
+        "filterwarnings",
+        "ignore:cannot collect test class 'TestPyDataset':pytest.PytestCollectionWarning",
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -102,8 +121,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "keras_conformance" not in str(item.path):
             continue
-        if item.path.name == _SEQUENTIAL_ONLY:
+        if item.path.name == _SEQUENTIAL_ONLY or item.path.name in _SLOW_FILES:
             item.add_marker(pytest.mark.slow)  # about 1 s a case: real fit/save/load
+        for word, package in _NEEDS_PACKAGE.items():
+            if word in item.name and importlib.util.find_spec(package) is None:
+                item.add_marker(
+                    pytest.mark.skip(
+                        reason=f"needs {package}, not installed here (Keras' own test needs it too)"
+                    )
+                )
         for spec in KERAS_WARNING_FILTERS:
             item.add_marker(pytest.mark.filterwarnings(spec))
         key = f"{item.path.name}::{item.nodeid.split('::', 1)[1]}"
