@@ -1,7 +1,7 @@
 """The Keras range as a tested fact: the declared floor, the tested range, the call context.
 
 The hook undoes Keras' write of `training` into its shared call context (FACTS F3) through that
-object's instance attributes. `scope.check_call_context` verifies the shape at install, so a Keras
+object's instance attributes. `_hook.check_call_context` verifies the shape at install, so a Keras
 that stores the value elsewhere fails loudly instead of silently dropping the leak protection.
 """
 
@@ -19,8 +19,8 @@ import keras
 import numpy as np
 import pytest
 
-from training_aware import scope
-from training_aware.scope import TESTED_KERAS, check_call_context
+from training_aware import _hook
+from training_aware._hook import TESTED_KERAS, check_call_context
 
 ROOT = Path(__file__).resolve().parents[1]
 RANGE_TEXT = f">={'.'.join(map(str, TESTED_KERAS[0]))},<{'.'.join(map(str, TESTED_KERAS[1]))}"
@@ -98,13 +98,13 @@ def test_install_refuses_a_keras_whose_call_context_changed() -> None:
         import keras
         import keras.src.layers.layer as layer_module
         from tests.test_keras_range import DictContext
-        from training_aware import scope
+        from training_aware import _hook
         layer_module.CallContext = DictContext
         try:
-            scope.ensure_hook()
+            _hook.ensure_hook()
         except RuntimeError as error:
             print("refused:", error)
-        print("installed:", scope.hook_installed())
+        print("installed:", _hook.hook_installed())
         """
     )
     env = {**os.environ, "KERAS_BACKEND": keras.backend.backend(), "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -122,13 +122,13 @@ def test_install_refuses_a_keras_whose_call_context_changed() -> None:
 
 
 def test_this_keras_is_in_the_tested_range_and_the_hook_installs() -> None:
-    version = scope._keras_version()
+    version = _hook._keras_version()
     assert TESTED_KERAS[0] <= version < TESTED_KERAS[1], (
         f"keras {keras.__version__} is outside the tested range {RANGE_TEXT}: run the suite on "
-        "it, then move TESTED_KERAS in src/training_aware/scope.py"
+        "it, then move TESTED_KERAS in src/training_aware/_hook.py"
     )
-    scope.ensure_hook()  # no KerasVersionWarning here: pytest turns warnings into errors
-    assert scope.hook_installed()
+    _hook.ensure_hook()  # no KerasVersionWarning here: pytest turns warnings into errors
+    assert _hook.hook_installed()
 
 
 def test_the_declared_floor_is_the_tested_floor() -> None:
@@ -138,7 +138,7 @@ def test_the_declared_floor_is_the_tested_floor() -> None:
     floor = tuple(int(part) for part in match.group(1).split("."))
     floor += (0,) * (3 - len(floor))
     assert floor == TESTED_KERAS[0], (
-        f"pyproject.toml says keras>={match.group(1)}, scope.TESTED_KERAS starts at "
+        f"pyproject.toml says keras>={match.group(1)}, _hook.TESTED_KERAS starts at "
         f"{TESTED_KERAS[0]}: keep them equal"
     )
 

@@ -1,4 +1,4 @@
-"""The mechanism's hard constraints (scope.py), each a test: see docs/design.md."""
+"""The mechanism's hard constraints (_hook.py), each a test: see docs/design.md."""
 
 from __future__ import annotations
 
@@ -21,8 +21,9 @@ from training_aware import (
     TrainingAwareLayer,
     TrainingAwareModel,
     TrainingValueError,
+    _hook,
+    _stack,
     forwards_training,
-    scope,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,8 +36,8 @@ os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 import numpy as np
 if sys.argv[1] == "with":
     import training_aware
-    from training_aware import TrainingAwareModel, scope
-    scope.ensure_hook()  # the hook is installed and must still be a pass-through here
+    from training_aware import TrainingAwareModel, _hook
+    _hook.ensure_hook()  # the hook is installed and must still be a pass-through here
     class Aware(TrainingAwareModel):
         def __init__(self):
             super().__init__()
@@ -88,9 +89,9 @@ def test_import_does_not_import_keras() -> None:
 
 
 def test_hook_is_a_pass_through_outside_a_training_aware_call() -> None:
-    scope.ensure_hook()
-    assert scope.hook_installed()
-    assert scope._STACK.get() == ()
+    _hook.ensure_hook()
+    assert _hook.hook_installed()
+    assert _stack._STACK.get() == ()
 
     class Leaks(keras.Model):  # FACTS F3 on plain Keras: must still leak with the hook installed
         def __init__(self) -> None:
@@ -255,13 +256,13 @@ def test_unknown_keras_internals_fail_clearly() -> None:
     code = textwrap.dedent(
         """
         import keras
-        from training_aware import scope
-        scope.TESTED_KERAS = ((9, 0, 0), (9, 1, 0))
+        from training_aware import _hook
+        _hook.TESTED_KERAS = ((9, 0, 0), (9, 1, 0))
         import warnings
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            scope.ensure_hook()
-        print([str(w.message) for w in caught if w.category is scope.KerasVersionWarning])
+            _hook.ensure_hook()
+        print([str(w.message) for w in caught if w.category is _hook.KerasVersionWarning])
         """
     )
     env = {**os.environ, "KERAS_BACKEND": BACKEND, "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -382,30 +383,30 @@ def test_hook_installation_is_race_free(monkeypatch: pytest.MonkeyPatch) -> None
     the hook meanwhile must wait for it, not see "installed" before `Layer.__call__` is swapped."""
     from keras.src.layers.layer import Layer
 
-    scope.ensure_hook()
-    saved = (Layer.__call__, scope._original_call, scope._installed)
-    Layer.__call__ = scope._original_call  # type: ignore[method-assign]
-    monkeypatch.setattr(scope, "_original_call", None)
-    monkeypatch.setattr(scope, "_installed", False)
+    _hook.ensure_hook()
+    saved = (Layer.__call__, _hook._original_call, _hook._installed)
+    Layer.__call__ = _hook._original_call  # type: ignore[method-assign]
+    monkeypatch.setattr(_hook, "_original_call", None)
+    monkeypatch.setattr(_hook, "_installed", False)
     in_window, b_finished = threading.Event(), threading.Event()
-    real_replace = scope._replace_call
+    real_replace = _hook._replace_call
 
     def slow_replace(layer_class: type, hook: object) -> None:
         in_window.set()
         b_finished.wait(timeout=0.5)  # B cannot finish if it waits for the lock, as it must
         real_replace(layer_class, hook)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(scope, "_replace_call", slow_replace)
+    monkeypatch.setattr(_hook, "_replace_call", slow_replace)
     seen: list[object] = []
 
     def thread_b() -> None:
         in_window.wait(timeout=10)
-        scope.ensure_hook()
+        _hook.ensure_hook()
         seen.append(Layer.__call__)
         b_finished.set()
 
     try:
-        a = threading.Thread(target=scope.ensure_hook)
+        a = threading.Thread(target=_hook.ensure_hook)
         b = threading.Thread(target=thread_b)
         a.start()
         b.start()
@@ -413,9 +414,9 @@ def test_hook_installation_is_race_free(monkeypatch: pytest.MonkeyPatch) -> None
         b.join(timeout=20)
     finally:
         Layer.__call__, original, installed = saved  # type: ignore[method-assign]
-        monkeypatch.setattr(scope, "_original_call", original)
-        monkeypatch.setattr(scope, "_installed", installed)
-    assert seen == [scope._hooked_call], "B returned from ensure_hook before the hook was in place"
+        monkeypatch.setattr(_hook, "_original_call", original)
+        monkeypatch.setattr(_hook, "_installed", installed)
+    assert seen == [_hook._hooked_call], "B returned from ensure_hook before the hook was in place"
 
 
 def test_caches_keyed_by_class_do_not_keep_classes_alive() -> None:
@@ -424,20 +425,22 @@ def test_caches_keyed_by_class_do_not_keep_classes_alive() -> None:
 
     from training_aware import _dependence, check
 
-    refs = []
+    refs, ids = [], []
     for i in range(3):
         layer_class = type(f"PerInstance{i}", (Spy,), {})
+        ids.append(id(layer_class))
         parent_class = forwards_training(type(f"Parent{i}", (_Positional,), {}))
         parent = parent_class("none")
         parent.spy = layer_class()
         parent(X, training=True)  # `self.spy(x, None)`: positional, inspected
-        assert layer_class in scope._position_cache and layer_class in scope._ignoring_cache
+        assert layer_class in _hook._position_cache and id(layer_class) in _hook._ignoring_cache
         assert check.depends_on_training(parent.spy), "Spy reads `training` (it records it)"
         refs += [weakref.ref(layer_class), weakref.ref(parent_class)]
         del layer_class, parent_class, parent
     gc.collect()
     assert [r() for r in refs] == [None] * len(refs)
-    assert not any(k.__name__.startswith("PerInstance") for k in scope._position_cache)
+    assert not any(k.__name__.startswith("PerInstance") for k in _hook._position_cache)
+    assert not any(key in _hook._ignoring_cache for key in ids)  # freed: entries dropped
     assert not any(getattr(k, "__qualname__", "").startswith("Parent") for k in _dependence._USAGE)
 
 

@@ -19,8 +19,7 @@ import pytest
 
 from tests.conftest import bn_stats, same_arrays
 from tests.test_modes import X, dropout_on, mc_functional, nested
-from training_aware import audit, override_modes
-from training_aware import scope as _scope
+from training_aware import _blocks, _stack, audit, override_modes
 from training_aware._compiled import LIMIT, table
 
 
@@ -105,7 +104,7 @@ def test_closing_a_generator_from_another_thread_leaves_no_stale_block() -> None
 
     generator = samples()
     next(generator)  # the block is open, in this thread's context
-    assert _scope.forced_mode(drop) is True
+    assert _blocks.forced_mode(drop) is True
     errors: list[BaseException] = []
 
     def close() -> None:
@@ -118,11 +117,11 @@ def test_closing_a_generator_from_another_thread_leaves_no_stale_block() -> None
     thread.start()
     thread.join(timeout=60)
     assert errors == []  # no "created in a different Context" ValueError
-    assert _scope.forced_mode(drop) is None  # the closed block is ignored here too
+    assert _blocks.forced_mode(drop) is None  # the closed block is ignored here too
     assert not dropout_on(model)
     report = audit(model, X)  # a stale block would read as an override_modes pin
     assert report.ok, str(report)
-    assert _scope._STACK.get() == ()  # the next block in this context pruned the closed one
+    assert _stack._STACK.get() == ()  # the next block in this context pruned the closed one
 
 
 def test_identical_blocks_share_one_compiled_function_and_the_table_is_bounded() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import io
 import re
 import warnings
@@ -344,29 +345,34 @@ def test_failed_add_leaves_the_stack_unchanged() -> None:
 
 
 @pytest.mark.backend
-def test_failed_training_call_restores_statistics_and_seed_state() -> None:
+def test_failed_training_call_leaves_what_keras_sequential_leaves() -> None:
+    """No rollback (docs/design.md, "Failed calls"): the statistics and the Dropout seed state
+    updated before the failing child stay updated, exactly as in `keras.Sequential`."""
+
     def fails_on_real_data(x: Any) -> Any:
         if x.shape[0] == 6:  # symbolic traces (batch None) pass; the eager call fails
             raise RuntimeError("boom")
         return x
 
-    model = TrainingSequential(
-        [
+    def layers() -> list[Any]:
+        return [
             keras.layers.Dense(4),
             keras.layers.BatchNormalization(),
-            keras.layers.Dropout(0.5),
-            fails_on_real_data,
+            keras.layers.Dropout(0.5, seed=3),
+            keras.layers.Lambda(fails_on_real_data),
         ]
-    )
-    model.build((None, 5))
-    before = non_trainable_values(model)  # BatchNorm statistics and the Dropout seed state
-    weights = [np_(w) for w in model.trainable_weights]
-    with pytest.raises(RuntimeError, match="boom"):
-        model(X, training=True)
-    assert same_arrays(non_trainable_values(model), before)
-    assert same_arrays([np_(w) for w in model.trainable_weights], weights)
-    model(X[:4], training=True)  # the same call that succeeds does change them
-    assert not same_arrays(non_trainable_values(model), before)
+
+    ours, plain = TrainingSequential(layers()), keras.Sequential(layers())
+    ours.build((None, 5))
+    plain.build((None, 5))
+    plain.set_weights(ours.get_weights())
+    before = non_trainable_values(plain)
+    for model in (ours, plain):
+        with pytest.raises(RuntimeError, match="boom"):
+            model(X, training=True)
+    assert not same_arrays(non_trainable_values(plain), before)
+    assert same_arrays(non_trainable_values(ours), non_trainable_values(plain))
+    assert same_arrays([np_(w) for w in ours.weights], [np_(w) for w in plain.weights])
 
 
 # -- serialization -------------------------------------------------------------------------------
@@ -951,3 +957,37 @@ def test_a_child_returning_its_symbolic_input_leaves_no_graph_but_a_working_mode
     np.testing.assert_allclose(np_(model(images, training=True)), 0.5 * np_(equalized), rtol=1e-6)
     model.add(L.Rescaling(2.0))  # a later rebuild starts from a fresh input
     np.testing.assert_allclose(np_(model(images, training=True)), np_(equalized), rtol=1e-5)
+
+
+def _nests(make: Any, depth: int, **call: Any) -> bool:
+    model = keras.layers.Dense(3)
+    for _ in range(depth):
+        model = make([model])
+    try:
+        model(X[:2, :3], **call)
+    except RecursionError:
+        return False
+    return True
+
+
+@pytest.mark.slow  # builds a dozen nests of a few dozen levels
+@pytest.mark.backend
+@pytest.mark.parametrize("call", [{}, {"training": True}], ids=["inference", "training"])
+def test_nests_at_least_as_deep_as_keras_sequential(call: dict[str, Any]) -> None:
+    """Under the same recursion limit, `TrainingSequential` nests as deep as `keras.Sequential`
+    (each level adds no more Python frames to the call stack than Keras' own)."""
+    import sys
+
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(len(inspect.stack(0)) + 300)
+    try:
+        low, high = 1, 40  # the deepest keras.Sequential nest that runs, by bisection
+        while low < high:
+            middle = (low + high + 1) // 2
+            low, high = (
+                (middle, high) if _nests(keras.Sequential, middle, **call) else (low, middle - 1)
+            )
+        assert 3 < low < 40
+        assert _nests(TrainingSequential, low, **call)
+    finally:
+        sys.setrecursionlimit(limit)

@@ -28,7 +28,7 @@ _EXPORTS: dict[str, str] = {
     "DroppedTrainingFlagError": "training_aware.errors",
     "DroppedTrainingFlagWarning": "training_aware.check",
     "InvalidChildError": "training_aware.errors",
-    "KerasVersionWarning": "training_aware.scope",
+    "KerasVersionWarning": "training_aware._hook",
     "MissingTrainingArgumentError": "training_aware.errors",
     "ModeMismatchError": "training_aware.errors",
     "ModeReport": "training_aware.report",
@@ -85,6 +85,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from training_aware._hook import KerasVersionWarning
     from training_aware.auditing import audit
     from training_aware.check import (
         DroppedTrainingFlagWarning,
@@ -116,7 +117,6 @@ if TYPE_CHECKING:
     )
     from training_aware.pinned import PinnedMode
     from training_aware.report import ModeReport
-    from training_aware.scope import KerasVersionWarning
     from training_aware.sequential import TrainingSequential
     from training_aware.signature import (
         accepts_training,

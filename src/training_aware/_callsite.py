@@ -23,7 +23,7 @@ __all__ = ["Site", "call_site", "fixed_call", "locate"]
 
 _HERE = os.path.dirname(__file__) + os.sep
 _PLUMBING_FILES = (
-    _HERE + "scope.py",
+    _HERE + "_hook.py",
     os.path.join("keras", "src", "utils", "traceback_utils.py"),
 )
 

@@ -9,7 +9,7 @@ So the three attributes become data descriptors on Keras' `Trainer`, installed b
 block. Outside every block they read and write the instance attribute exactly as before (the
 same `__dict__` slot: a model compiled before installation keeps its functions). Inside a block
 they read and write a small per-model table keyed by the block's forced modes
-(`scope.compile_key()`), read from the caller's own context: two tasks or threads, one inside a
+(`_blocks.compile_key()`), read from the caller's own context: two tasks or threads, one inside a
 block and one not, each get their own function. Keras resetting a function (`compile()` sets
 them to `None`) clears every key. The table holds at most `LIMIT` functions per entry point,
 least recently used first out.
@@ -30,7 +30,7 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from training_aware import scope
+from training_aware import _blocks, _stack
 
 __all__ = ["LIMIT", "fresh_steps", "install", "table"]
 
@@ -51,7 +51,7 @@ class _KeyedFunction:
     def __get__(self, model: Any, owner: Any = None) -> Any:
         if model is None:
             return self
-        key = scope.compile_key()
+        key = _blocks.compile_key()
         if key is None:
             return model.__dict__.get(self.name)
         functions = model.__dict__.get(_TABLE)
@@ -72,7 +72,7 @@ class _KeyedFunction:
                     for entry in [e for e in functions if e[0] == self.name]:
                         del functions[entry]
             return
-        key = scope.compile_key()
+        key = _blocks.compile_key()
         if key is None:
             model.__dict__[self.name] = value
             return
@@ -132,7 +132,7 @@ def _install_jax_jit() -> None:
 
     @functools.wraps(original)
     def jit(fun: Any, *args: Any, **kwargs: Any) -> Any:
-        if inspect.ismethod(fun) and scope.compile_key() is not None:
+        if inspect.ismethod(fun) and _blocks.compile_key() is not None:
             fun = functools.update_wrapper(functools.partial(fun.__func__, fun.__self__), fun)
         return original(fun, *args, **kwargs)
 
@@ -153,13 +153,13 @@ def _install_replica_carry() -> None:
     @functools.wraps(original_init)
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:  # runs in the launching thread
         original_init(self, *args, **kwargs)
-        self._training_aware_frames = scope._STACK.get()
+        self._training_aware_frames = _stack._STACK.get()
 
     @functools.wraps(original_run)
     def run(self: Any) -> None:  # runs in the replica's new thread, with an empty context
         frames = getattr(self, "_training_aware_frames", ())
         if frames:
-            scope._STACK.set(frames)
+            _stack._STACK.set(frames)
         original_run(self)
 
     thread_class.__init__ = __init__

@@ -2,7 +2,7 @@
 
 For each entry point (`fit` for one batch, `evaluate`, `predict`, and direct calls with
 `training=True`, `training=False` and no `training`) the audit records the `training` value each
-mode-dependent layer's `call` actually received (a recording block on `training_aware.scope`'s
+mode-dependent layer's `call` actually received (a recording block on `training_aware._stack`'s
 stack: the hook reports each layer call, at trace time inside compiled functions, in replica
 threads too; each entry point runs under its own block, so it compiles afresh), compares
 it with the mode meant, checks that inference changed no statistics, and checks that `predict`
@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from training_aware import _compiled, _retracing, scope
+from training_aware import _blocks, _compiled, _retracing
 from training_aware._intent import (
     CALL_FALSE,
     CALL_NONE,
@@ -46,7 +46,7 @@ __all__ = ["ENTRY_POINTS", "ModeReport", "audit"]
 
 def _recorder(
     recording: dict[tuple[str, int], set[Any]], entry_point: str, judged: set[int]
-) -> scope.Recorder:
+) -> _blocks.Recorder:
     """Note the `training` each judged layer's `call` receives (symbolic build calls aside)."""
     from keras.src.backend.common.symbolic_scope import in_symbolic_scope
 
@@ -173,9 +173,9 @@ def audit(model: Any, x: Any, y: Any = None, *, batch_size: int | None = None) -
                 stats = [(e, e.layer.non_trainable_weights) for e in leaves]
                 before = [values(w) for _, w in stats]
                 # A block of its own: a fresh compile, and the hook reports every layer call.
-                block = scope.Block({}, _recorder(recording, entry_point, judged_ids), object())
+                block = _blocks.Block({}, _recorder(recording, entry_point, judged_ids), object())
                 tokens.append(block.token)
-                frame = scope.enter_block(block)
+                frame = _blocks.enter_block(block)
                 try:
                     result = fn()
                     changed[entry_point] = {
@@ -192,7 +192,7 @@ def audit(model: Any, x: Any, y: Any = None, *, batch_size: int | None = None) -
                         + (" Fix: pass y= matching your compiled loss." if needs_y else "")
                     ) from error
                 finally:
-                    scope.exit_block(block, frame)
+                    _blocks.exit_block(block, frame)
                     assign(variables, start)
 
             outputs = run(PREDICT, lambda: model.predict(xb, batch_size=n, verbose=0))

@@ -23,7 +23,7 @@ from typing import Any, TypeVar, overload
 
 import keras
 
-from training_aware import _callsite, scope
+from training_aware import _callsite, _hook, _stack
 from training_aware._callsite import Site, fixed_call
 from training_aware._dependence import Judgement, anywhere, attribute, call_owner, own
 from training_aware.errors import (
@@ -184,7 +184,7 @@ def _report(message: str, check: str, key: tuple[str, int, str]) -> None:
 
 def make_inspector(
     parent: Any, check: str, *, declared: bool, received: Any = _UNSET
-) -> scope.Inspector:
+) -> _stack.Inspector:
     """An inspector for `parent`'s direct children: raise (`"error"`) or warn (`"warn"`).
 
     `received` is the `training` value `parent.call` was given (when the caller knows it): a
@@ -229,7 +229,7 @@ def make_inspector(
             and site.call is not None
             and all(k.arg != "training" for k in site.call.keywords)
         ):
-            positional = scope._training_position(child)  # `child(x, None)`
+            positional = _hook._training_position(child)  # `child(x, None)`
         declared_here = (declared if site_frame is None else sees_flag) and function is None
 
         def judge() -> None:
@@ -345,13 +345,13 @@ def _wrap(call: Callable[..., Any], owner: str, always: bool) -> Callable[..., A
                 f"@forwards_training decorates {owner}, but it was called on "
                 f"{type(self).__name__}, which is not a keras.layers.Layer."
             )
-        mode = scope._STACK.get()[-1].mode if scope._STACK.get() else scope.NO_MODE
+        mode = _stack._STACK.get()[-1].mode if _stack._STACK.get() else _stack.NO_MODE
         try:
             received = signature.bind(self, *args, **kwargs).arguments.get("training", default)
         except TypeError:  # Keras raises its own error for a bad call just below
             received = _UNSET
         inspector = make_inspector(self, "error", declared=True, received=received)
-        with scope.frame(mode, inspector=inspector, owner=self):
+        with _hook.frame(mode, inspector=inspector, owner=self):
             result = call(self, *args, **kwargs)
         if not always:
             _checked.add(self)

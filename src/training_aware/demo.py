@@ -33,7 +33,7 @@ def _record(model: Any, run: Callable[[], Any]) -> dict[str, set[str]]:
     import keras
     from keras.src.backend.common.symbolic_scope import in_symbolic_scope
 
-    from training_aware import _compiled, scope
+    from training_aware import _blocks, _compiled
 
     seen: dict[str, set[str]] = {"BatchNorm": set(), "Dropout": set()}
     kinds: dict[int, str] = {}
@@ -52,12 +52,12 @@ def _record(model: Any, run: Callable[[], Any]) -> dict[str, set[str]]:
         seen[kind].add("train" if training is True else "infer")
 
     _compiled.install()
-    block = scope.Block({}, record, object())  # a recording block: compiled afresh
-    frame = scope.enter_block(block)
+    block = _blocks.Block({}, record, object())  # a recording block: compiled afresh
+    frame = _blocks.enter_block(block)
     try:
         run()
     finally:
-        scope.exit_block(block, frame)
+        _blocks.exit_block(block, frame)
         _compiled.forget(model, block.token)
     return seen
 

@@ -7,7 +7,8 @@ under `fit`, `evaluate`, `predict`, direct calls and custom loops, on every back
 How: at class creation the subclass's `call` is wrapped. The wrapper declares `training` (so Keras
 and every backend's trainer pass it: `fit` gives `True`), resolves the mode (the argument, else the
 enclosing training-aware call's, else inference), and runs the user's `call` inside a frame of
-`training_aware.scope`, whose hook hands that mode to each child the user's code calls without one.
+`training_aware._stack`, whose hook (`training_aware._hook`) hands that mode to each child the
+user's code calls without one.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from keras.src.models.functional import Functional
 from keras.src.models.model import functional_init_arguments
 from keras.src.trainers.trainer import Trainer
 
-from training_aware import _rollback, scope
+from training_aware import _hook, _stack
 from training_aware._registry import serializable
 from training_aware.check import make_inspector
 from training_aware.errors import TrainingConfigError
@@ -132,16 +133,16 @@ def wrap_call(cls: type, call: Callable[..., Any]) -> Callable[..., Any]:
         else:
             training = kwargs.pop("training", None)
         if training is not None and training is not True and training is not False:
-            training = scope.validate_training(training, where)
-        mode = scope.resolve(training)
+            training = _stack.validate_training(training, where)
+        mode = _stack.resolve(training)
         if declared:
             kwargs["training"] = mode
         inspector = _inspector_for(self)
-        frame = scope.Frame(mode, inspector, self)
-        # A failed eager training call leaves weights and statistics as they were (`_rollback`).
-        result = scope.run_in_frame(
-            frame, _rollback.transaction, (self, mode, call, self, *args), kwargs
-        )
+        entered = _hook.enter(_stack.Frame(mode, inspector, self))
+        try:
+            result = call(self, *args, **kwargs)
+        finally:
+            _hook.leave(entered)
         if inspector is not None:
             _inspected.add(self)  # inspected once, after a call that passed
         return result
@@ -151,7 +152,7 @@ def wrap_call(cls: type, call: Callable[..., Any]) -> Callable[..., Any]:
     return call_with_resolved_mode
 
 
-def _inspector_for(layer: Any) -> scope.Inspector | None:
+def _inspector_for(layer: Any) -> _stack.Inspector | None:
     """The first-call inspector for `warn`/`error` classes; `None` for `fix` and after that."""
     check = type(layer)._training_check or _default_check or _environment_check()
     if check == "fix" or layer in _inspected:
@@ -233,7 +234,11 @@ class _TrainingAwareMixin:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         # An explicit `block(x, training=True)` must not reach the caller's later children.
-        return scope.call_keeping_context(super().__call__, *args, **kwargs)  # type: ignore[misc]
+        kept = _hook.keep_context()
+        try:
+            return super().__call__(*args, **kwargs)  # type: ignore[misc]
+        finally:
+            _hook.restore_context(kept)
 
 
 class TrainingAwareLayer(_TrainingAwareMixin, keras.layers.Layer):  # type: ignore[misc]

@@ -7,7 +7,7 @@ reaches the calls made in this context (an asyncio task, a `copy_context`, tf.di
 threads), never those of another task or thread; blocks nest (the inner block wins) and undo
 everything on exit, exceptions included.
 
-How: the block is a frame on `training_aware.scope`'s stack (the same `ContextVar` the base
+How: the block is a frame on `training_aware._stack`'s stack (the same `ContextVar` the base
 classes use). The hook around `Layer.__call__` (and `stateless_call`, which JAX's trainer uses for
 the model itself) gives each matched layer its forced `training`, pushes a frame so the layer's
 own sublayers follow it, and leaves Keras' shared call context as it found it (so the forced mode
@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from training_aware import _compiled, scope
+from training_aware import _blocks, _compiled
 from training_aware._walk import Entry, walk
 from training_aware.errors import (
     TrainingTypeError,
@@ -39,7 +39,7 @@ Rule = type | str | Callable[[Any], bool]
 
 def forced_mode(layer: Any) -> bool | None:
     """The mode an active block of this call forces on `layer`, or `None`."""
-    return scope.forced_mode(layer)
+    return _blocks.forced_mode(layer)
 
 
 def _describe_rule(rule: Any) -> str:
@@ -115,12 +115,12 @@ def resolve_rules(model: Any, rules: Mapping[Rule, bool]) -> dict[int, tuple[Any
 def apply_modes(model: Any, modes: dict[int, tuple[Any, bool]]) -> Iterator[None]:
     """Force already-resolved modes for the block (the engine of `override_modes`)."""
     _compiled.install()
-    block = scope.Block({key: mode for key, (_, mode) in modes.items()})
-    frame = scope.enter_block(block)
+    block = _blocks.Block({key: mode for key, (_, mode) in modes.items()})
+    frame = _blocks.enter_block(block)
     try:
         yield
     finally:
-        scope.exit_block(block, frame)
+        _blocks.exit_block(block, frame)
 
 
 @contextmanager

@@ -22,7 +22,7 @@ import keras
 import numpy as np
 from keras.src.backend import compute_output_spec
 
-from training_aware import _rollback, scope
+from training_aware import _hook, _stack
 from training_aware._registry import serializable
 from training_aware.errors import InvalidChildError, TrainingValueError, describe
 
@@ -87,7 +87,7 @@ class PinnedMode(keras.layers.Wrapper):  # type: ignore[misc]
                 "do not wrap the layer."
             )
         super().__init__(layer, **kwargs)
-        scope.ensure_hook()
+        _hook.ensure_hook()
         # Not `self.training`: on the torch backend that is `torch.nn.Module.training`, which
         # `fit` toggles with `train()`/`eval()`.
         self._pinned = training
@@ -102,18 +102,21 @@ class PinnedMode(keras.layers.Wrapper):  # type: ignore[misc]
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         # Keras writes the resolved mode of every call into the caller's shared call context and
         # never restores it (FACTS F3); leave that context exactly as it was found.
-        return scope.call_keeping_context(super().__call__, *args, **kwargs)
+        kept = _hook.keep_context()
+        try:
+            return super().__call__(*args, **kwargs)
+        finally:
+            _hook.restore_context(kept)
 
     def call(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         kwargs.pop("training", None)
         if self._passes_training:
             kwargs["training"] = self._pinned
-        token = scope.push(self._pinned, None, self)
+        token = _stack.push(self._pinned, None, self)
         try:
-            # A failed call leaves statistics as they were (the rollback rule, `_rollback`).
-            return _rollback.transaction(self, self._pinned, self.layer, inputs, *args, **kwargs)
+            return self.layer(inputs, *args, **kwargs)
         finally:
-            scope.pop(token)
+            _stack.pop(token)
 
     @property
     def pinned_training(self) -> bool:

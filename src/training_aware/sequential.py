@@ -37,7 +37,7 @@ from keras.src.backend.common.variables import standardize_shape
 from keras.src.layers.core.input_layer import InputLayer
 from keras.src.models.functional import Functional
 
-from training_aware import _rollback, scope
+from training_aware import _hook, _stack
 from training_aware._config import decode, encode, record_arguments
 from training_aware._registry import serializable
 from training_aware.errors import (
@@ -156,7 +156,7 @@ class TrainingSequential(keras.Model):  # type: ignore[misc]
         name: str | None = None,
     ) -> None:
         super().__init__(trainable=trainable, name=name)
-        scope.ensure_hook()
+        _hook.ensure_hook()
         self._children: list[Any] = []
         self._set_plan(())
         self._untracked("_input_layer", None)
@@ -370,7 +370,7 @@ class TrainingSequential(keras.Model):  # type: ignore[misc]
         x = inputs
         # No training-aware mode may reach the graph's nodes: they record no `training`, as
         # keras.Sequential's do, and a replay (a feature extractor) resolves its own.
-        with scope.frame(scope.NO_MODE):
+        with _hook.frame(_stack.NO_MODE):
             for child, passes in self._plan:
                 node = self._node(child, passes)
                 try:
@@ -511,29 +511,31 @@ class TrainingSequential(keras.Model):  # type: ignore[misc]
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         # `seq(x, training=True)` must not reach the caller's later children (FACTS F3).
-        return scope.call_keeping_context(super().__call__, *args, **kwargs)
+        kept = _hook.keep_context()
+        try:
+            return super().__call__(*args, **kwargs)
+        finally:
+            _hook.restore_context(kept)
 
     def call(self, inputs: Any, training: Any = None, mask: Any = None) -> Any:
         if training is not None and training is not True and training is not False:
-            training = scope.validate_training(training, f"TrainingSequential '{self.name}'")
+            training = _stack.validate_training(training, f"TrainingSequential '{self.name}'")
         if self._input_rank is not None:
             inputs = _adjust_rank(inputs, self._input_rank)
-        mode = scope.resolve(training)
-        frame = scope.Frame(mode, None, self)
-        return scope.run_in_frame(frame, self._run, (inputs, mode, mask), {})
-
-    def _run(self, x: Any, mode: Any, mask: Any) -> Any:
-        return _rollback.transaction(self, mode, self._run_children, x, mode, mask)
-
-    def _run_children(self, x: Any, mode: Any, mask: Any) -> Any:
-        plan = self._plan
-        if mask is not None and plan and getattr(plan[0][0], "_call_has_mask_arg", False):
-            child, passes = plan[0]
-            x = child(x, training=mode, mask=mask) if passes else child(x, mask=mask)
-            plan = plan[1:]
-        for child, passes in plan:
-            x = child(x, training=mode) if passes else child(x)
-        return x
+        mode = _stack.resolve(training)
+        # The children run here, not in a helper: one Python frame less per level of nesting.
+        entered = _hook.enter(_stack.Frame(mode, None, self))
+        try:
+            x, plan = inputs, self._plan
+            if mask is not None and plan and getattr(plan[0][0], "_call_has_mask_arg", False):
+                child, passes = plan[0]
+                x = child(x, training=mode, mask=mask) if passes else child(x, mask=mask)
+                plan = plan[1:]
+            for child, passes in plan:
+                x = child(x, training=mode) if passes else child(x)
+            return x
+        finally:
+            _hook.leave(entered)
 
     # -- serialization ---------------------------------------------------------------------
 

@@ -1,11 +1,11 @@
-"""The mechanism: a per-thread stack of resolved training frames and the one hook that applies it.
+"""The hook: `keras.layers.Layer.__call__` with the frame stack applied.
 
-Two sentences: while a training-aware call runs, a `contextvars.ContextVar` holds a stack of frames,
-each carrying the mode resolved for the layer whose `call` is running; one hook around
-`keras.layers.Layer.__call__` gives every descendant that accepts `training` the top frame's mode as
-an *explicit* argument when its caller passed none (an explicit value wins and applies to that
-child's subtree only). Outside such a call the stack is empty and the hook is a plain pass-through;
-it is installed on first use, never at import.
+One hook around `keras.layers.Layer.__call__` gives every descendant of a training-aware call that
+accepts `training` the top frame's mode (`training_aware._stack`) as an *explicit* argument when
+its caller passed none (an explicit value wins and applies to that child's subtree only), and
+applies the forced modes of the active blocks (`training_aware._blocks`). Outside such a call the
+stack is empty and the hook is a plain pass-through; it is installed on first use, never at import.
+It also keeps Keras' shared call context as the caller found it (`preserve_keras_context`).
 
 See docs/design.md for the alternatives that were rejected and why.
 """
@@ -19,28 +19,32 @@ import threading
 import warnings
 import weakref
 from collections.abc import Callable, Iterator
-from contextvars import ContextVar
-from dataclasses import dataclass
-from types import FrameType
 from typing import Any, Final
 
-from training_aware.errors import TrainingValueError, describe
+from training_aware._stack import (
+    _OPEN,
+    _STACK,
+    NO_MODE,
+    Frame,
+    Inspector,
+    pop,
+    push,
+    validate_training,
+)
 
 __all__ = [
-    "NO_MODE",
     "TESTED_KERAS",
-    "Frame",
     "KerasVersionWarning",
-    "call_keeping_context",
     "check_call_context",
-    "current_mode",
     "ensure_hook",
+    "enter",
     "explicit_training",
     "frame",
+    "hook_installed",
+    "keep_context",
+    "leave",
     "preserve_keras_context",
-    "resolve",
-    "run_in_frame",
-    "validate_training",
+    "restore_context",
 ]
 
 # The Keras releases whose `Layer.__call__` the hook was tested against: [low, high).
@@ -70,44 +74,10 @@ class KerasVersionWarning(UserWarning):
     """
 
 
-class _NoMode:
-    """Sentinel mode of a frame that observes child calls without changing their mode."""
-
-    def __repr__(self) -> str:
-        return "NO_MODE"
-
-
-NO_MODE: Final = _NoMode()
-
-# An inspector sees each direct child call: (child layer, caller's Python frame, whether the caller
-# passed `training` by keyword or position, the value it passed or None). It may return a function
-# to run once the child's call has returned (to judge a child that its own call builds).
-Inspector = Callable[[Any, FrameType, bool, Any], "Callable[[], None] | None"]
-
-
-@dataclass(frozen=True)
-class Frame:
-    """One entry of the stack: the mode resolved for the running `call`, and who pushed it.
-
-    Attributes:
-        mode: `True`/`False`/a scalar boolean tensor, or `NO_MODE` (observe only, inject nothing).
-        inspector: called for every child layer this frame's `call` invokes *without* `training`
-            (`@forwards_training` and `training_check="warn"|"error"` use it); `None` otherwise.
-        owner: the layer whose `call` pushed the frame (for messages), or `None`.
-        tools: the `override_modes`/`mc_predict`/`audit` blocks active for this call (inherited
-            by every frame pushed above it), or `None`.
-    """
-
-    mode: Any
-    inspector: Inspector | None = None
-    owner: Any = None
-    tools: Tools | None = None
-
-
-_STACK: ContextVar[tuple[Frame, ...]] = ContextVar("training_aware_frames", default=())
-
 _lock = threading.Lock()
 _original_call: Callable[..., Any] | None = None
+# Keras' `global_state.get_global_attribute`, bound at installation (no import per call).
+_get_global: Callable[..., Any] | None = None
 # Published only after `Layer.__call__` is replaced: a thread that sees it True sees the hook.
 _installed = False
 # Weak keys: a class made per instance (dynamic subclassing, `type(...)` in a loop) is freed with
@@ -115,23 +85,11 @@ _installed = False
 # type -> index of `training` among the positional parameters of `call` (None: keyword only/absent)
 _position_cache: weakref.WeakKeyDictionary[type, int | None] = weakref.WeakKeyDictionary()
 # type -> whether it is a Keras built-in that declares `training` and ignores it
-_ignoring_cache: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
-
-
-def current_mode() -> Any:
-    """The mode of the innermost training-aware frame, or `None` outside any."""
-    stack = _STACK.get()
-    if not stack or stack[-1].mode is NO_MODE:
-        return None
-    return stack[-1].mode
-
-
-def resolve(training: Any) -> Any:
-    """Keras' resolution order made explicit: the argument, else the enclosing frame, else False."""
-    if training is not None:
-        return training
-    mode = current_mode()
-    return False if mode is None else mode
+# id(type) -> whether it is a Keras built-in that declares `training` and ignores it. Read on
+# every child call inside a training-aware call, so a plain dict (one C lookup, no weak reference
+# made per read); each entry is dropped when its class is freed (`weakref.finalize`), before the
+# id can be reused.
+_ignoring_cache: dict[int, bool] = {}
 
 
 @contextlib.contextmanager
@@ -142,96 +100,65 @@ def frame(mode: Any, *, inspector: Inspector | None = None, owner: Any = None) -
     try:
         yield
     finally:
-        _STACK.reset(token)
+        pop(token)
 
 
-def push(mode: Any, inspector: Inspector | None = None, owner: Any = None) -> Any:
-    """Lower-level `frame`: push and return the token for `pop` (no generator overhead)."""
-    stack = _STACK.get()
-    tools = stack[-1].tools if stack else None
-    return _STACK.set((*stack, Frame(mode, inspector, owner, tools)))
+def enter(frame: Frame) -> tuple[Any, Any]:
+    """Push `frame` for the body of a training-aware call; hand the result to `leave`.
 
-
-def pop(token: Any) -> None:
-    _STACK.reset(token)
-
-
-def run_in_frame(
-    frame: Frame, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    """Call `fn(*args, **kwargs)` inside `frame`: the body of every training-aware call.
-
-    The outermost frame also leaves Keras' shared call context as it found it, so nothing set
-    inside (an explicit override on some child) reaches plain Keras code running afterwards.
+    The frame inherits the blocks active here. The outermost frame also keeps Keras' shared call
+    context as it found it (restored by `leave`), so nothing set inside (an explicit override on
+    some child) reaches plain Keras code running afterwards. A pair of calls rather than a
+    context manager or a wrapper: a nested model adds no Python frame to the call stack for it,
+    so training-aware containers nest as deep as Keras' own.
     """
-    ensure_hook()
+    if not _installed:
+        ensure_hook()
     stack = _STACK.get()
     tools = stack[-1].tools if stack else None
     if tools is not None and frame.tools is None:
         frame = Frame(frame.mode, frame.inspector, frame.owner, tools)
     token = _STACK.set((*stack, frame))
-    try:
-        if stack and tools is None and stack[-1].mode is not NO_MODE:
-            return fn(*args, **kwargs)
-        with preserve_keras_context():
-            return fn(*args, **kwargs)
-    finally:
-        _STACK.reset(token)
+    _OPEN.append(None)
+    if stack and tools is None and stack[-1].mode is not NO_MODE:
+        return token, None
+    return token, keep_context()
 
 
-def call_keeping_context(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Run a layer's `__call__` and restore the caller's Keras call context afterwards.
+def leave(entered: tuple[Any, Any]) -> None:
+    """Undo `enter`: restore Keras' call context if `enter` kept it, pop the frame."""
+    token, kept = entered
+    if kept is not None:
+        restore_context(kept)
+    _OPEN.pop()
+    _STACK.reset(token)
 
-    Keras writes the mode it resolved for *this* call into the caller's shared context before
-    running it, and never restores it (FACTS F3): `block(x, training=True)` would reach the
-    caller's later children. Training-aware classes route `__call__` through this.
+
+def keep_context() -> Any:
+    """What `restore_context` needs to put Keras' shared call context back as it is now.
+
+    Keras writes the mode it resolved for a call into the caller's shared context before running
+    it, and never restores it (FACTS F3): `block(x, training=True)` would reach the caller's
+    later children. Training-aware classes keep it around their `__call__`. `None`: no context.
     """
-    from keras.src.backend.common import global_state
-
-    if global_state.get_global_attribute("current_call_ctx") is None:
-        return call(*args, **kwargs)
-    with preserve_keras_context():
-        return call(*args, **kwargs)
-
-
-def validate_training(value: Any, where: str) -> Any:
-    """Return `value` as a mode if it is a valid `training` value, else raise `TrainingValueError`.
-
-    Valid: what Keras layers read as a mode: `None`, a Python bool, the integers 0 and 1 (Keras 2's
-    learning-phase values), and NumPy or tensor scalars of a boolean or integer dtype holding one of
-    those: concrete ones come back as Python bools (so compiled functions specialise on them),
-    symbolic ones (inside `tf.function` or `jax.jit`) as they are. Rejected: strings, floats,
-    containers and non-scalar or non-boolean tensors, which plain Keras silently reads by Python
-    truthiness (`training="False"` would train).
-    """
-    if value is None or value is True or value is False:
-        return value
-    if type(value) is int and value in (0, 1):
-        return bool(value)
-    dtype = getattr(value, "dtype", None)
-    shape = getattr(value, "shape", None)
-    if dtype is not None and shape is not None and _is_scalar(shape):
-        kind = str(dtype)
-        if (
-            "bool" in kind or "int" in kind
-        ):  # Keras turns a NumPy bool given to a model into a tensor
-            try:
-                concrete = int(value)
-            except Exception:  # symbolic (traced): its value is not known here
-                return value
-            if concrete in (0, 1):
-                return bool(concrete)
-    raise TrainingValueError(
-        f"{where} received training={describe(value)}. Expected None, True, False (or 0/1, or a "
-        "scalar boolean tensor). Fix: pass a bool, e.g. training=bool(flag)."
-    )
+    if _get_global is None:
+        ensure_hook()
+    context = _get_global("current_call_ctx")  # type: ignore[misc]
+    if context is None:
+        return None
+    state = vars(context)
+    return context, "training" in state, state.get("training")
 
 
-def _is_scalar(shape: Any) -> bool:
-    try:
-        return tuple(shape) == ()
-    except (TypeError, ValueError):  # a TensorFlow shape of unknown rank
-        return False
+def restore_context(kept: Any) -> None:
+    """Put back what `keep_context` saw (nothing to do for `None`)."""
+    if kept is None:
+        return
+    context, had, saved = kept
+    if had:
+        context.training = saved
+    else:
+        vars(context).pop("training", None)
 
 
 def explicit_training(layer: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -276,15 +203,15 @@ def _ignores_training(cls: type) -> bool:
     Passing it to them changes nothing but costs: any keyword argument takes Keras' `__call__` off
     its fast path (two `tree.map_structure` passes over the arguments).
     """
-    try:
-        return _ignoring_cache[cls]
-    except KeyError:
-        pass
+    answer = _ignoring_cache.get(id(cls))
+    if answer is not None:
+        return answer
     from training_aware._training_table import IGNORES_TRAINING
 
     owner = next((k for k in cls.__mro__ if "call" in vars(k)), cls)
     answer = owner.__module__.startswith("keras.") and owner.__name__ in IGNORES_TRAINING
-    _ignoring_cache[cls] = answer
+    _ignoring_cache[id(cls)] = answer
+    weakref.finalize(cls, _ignoring_cache.pop, id(cls), None)
     return answer
 
 
@@ -317,7 +244,14 @@ def _as_keyword(
 
 
 def _hooked_call(self: Any, *args: Any, **kwargs: Any) -> Any:
-    """`Layer.__call__` with the frame stack applied. A pass-through while the stack is empty."""
+    """`Layer.__call__` with the frame stack applied. A pass-through while the stack is empty.
+
+    The pass-through is the whole cost for plain Keras code once the hook is installed: one
+    Python frame and one test of a module global (`_OPEN`, empty while no training-aware call or
+    block is open anywhere in the process), not even a `ContextVar` read.
+    """
+    if not _OPEN:
+        return _original_call(self, *args, **kwargs)  # type: ignore[misc]
     stack = _STACK.get()
     if not stack:
         return _original_call(self, *args, **kwargs)  # type: ignore[misc]
@@ -348,8 +282,12 @@ def _hooked_call(self: Any, *args: Any, **kwargs: Any) -> Any:
         child_mode: Any = NO_MODE
     elif explicit is None:
         child_mode = top.mode
-        if accepts and not _ignores_training(type(self)):
-            kwargs["training"] = child_mode
+        if accepts:
+            ignores = _ignoring_cache.get(id(type(self)))
+            if ignores is None:
+                ignores = _ignores_training(type(self))
+            if not ignores:
+                kwargs["training"] = child_mode
     else:
         child_mode = explicit
     if tools is not None and tools.recording:
@@ -386,6 +324,44 @@ def _is_transparent(layer: Any, top: Frame) -> bool:
 _hooked_call.autograph_info__ = None  # type: ignore[attr-defined]
 
 
+def _received(layer: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """The `training` Keras' `__call__` will hand to `layer.call` (Keras' own resolution order)."""
+    if "training" in kwargs:
+        return kwargs["training"]
+    index = _training_position(layer)
+    if index is not None and len(args) > index:
+        return args[index]
+    if not layer._call_has_training_arg:
+        return None
+    from keras.src.backend.common import global_state
+
+    context = global_state.get_global_attribute("current_call_ctx")
+    value = None if context is None else getattr(context, "training", None)
+    if value is not None:
+        return value
+    signature = getattr(layer, "_call_signature", None)
+    param = None if signature is None else signature.parameters.get("training")
+    return None if param is None or param.default is param.empty else param.default
+
+
+def _call_forced(
+    self: Any, stack: tuple[Frame, ...], args: tuple[Any, ...], kwargs: dict[str, Any], mode: bool
+) -> Any:
+    """The hook's path for a layer an active block forces: `mode` for it and its sublayers."""
+    tools = stack[-1].tools
+    assert tools is not None
+    if self._call_has_training_arg:
+        args = _set_training(self, args, kwargs, mode)
+    if tools.recording:
+        tools.record(self, mode if self._call_has_training_arg else None)
+    token = _STACK.set((*stack, Frame(mode, None, self, tools)))
+    try:
+        with preserve_keras_context():  # the forced mode must not reach the siblings (F3)
+            return _original_call(self, *args, **kwargs)  # type: ignore[misc]
+    finally:
+        _STACK.reset(token)
+
+
 def _keras_version() -> tuple[int, ...]:
     import keras
 
@@ -413,7 +389,8 @@ def ensure_hook() -> None:
 
 def _install() -> None:
     """The installation steps; the caller holds `_lock`."""
-    global _original_call, _installed
+    global _original_call, _installed, _get_global
+    from keras.src.backend.common import global_state
     from keras.src.layers.layer import Layer
 
     _check_internals(Layer)
@@ -427,6 +404,7 @@ def _install() -> None:
     _original_call = original  # before the swap: the hook calls it from its first run
     _replace_call(Layer, _hooked_call)
     _install_stateless_call(Layer)
+    _get_global = global_state.get_global_attribute
     _installed = True
 
 
@@ -554,179 +532,6 @@ def preserve_keras_context() -> Iterator[None]:
             vars(context).pop("training", None)
 
 
-# -- the tools' blocks: override_modes, mc_predict, audit ----------------------------------------
-#
-# A block is one more frame on the same stack, so it follows the call wherever the stack goes
-# (asyncio tasks, `contextvars.copy_context`, tf.distribute's replica threads: `_compiled`), and
-# every frame pushed above it inherits it. Nothing is set on any layer or model.
-
-Recorder = Callable[[Any, Any], None]  # (layer, the `training` its `call` receives)
-
-
-class Block:
-    """One active `override_modes`/`mc_predict`/`audit` block.
-
-    Attributes:
-        forced: id(layer) -> the mode that layer runs in, whatever its caller passes.
-        recorder: called with (layer, training received) for every layer call, or `None`.
-        token: `None` for a pure override (its compiled functions are shared by identical
-            blocks); a unique object for a recording block (a fresh trace, never reused).
-        open: cleared on exit; a closed block is ignored wherever a frame still holds it.
-    """
-
-    __slots__ = ("forced", "open", "recorder", "token")
-
-    def __init__(
-        self, forced: dict[int, bool], recorder: Recorder | None = None, token: Any = None
-    ) -> None:
-        self.forced = forced
-        self.recorder = recorder
-        self.token = token
-        self.open = True
-
-
-class Tools:
-    """The blocks active for a call, outermost first (immutable; closed blocks are skipped)."""
-
-    __slots__ = ("_key", "blocks", "recording")
-
-    def __init__(self, blocks: tuple[Block, ...]) -> None:
-        self.blocks = blocks
-        self._key = self._compute_key()
-        self.recording = any(block.recorder is not None for block in blocks)
-
-    def _compute_key(self) -> Any:
-        forced: dict[int, bool] = {}
-        tokens = []
-        for block in self.blocks:
-            if block.open:
-                forced.update(block.forced)
-                if block.token is not None:
-                    tokens.append(block.token)
-        if not forced and not tokens:
-            return None
-        return (frozenset(forced.items()), tuple(tokens))
-
-    def key(self) -> Any:
-        """What a compiled function traced under these blocks depends on (None: nothing)."""
-        for block in self.blocks:
-            if not block.open:
-                return self._compute_key()
-        return self._key
-
-    def forced(self, layer: Any) -> bool | None:
-        key = id(layer)
-        for block in reversed(self.blocks):
-            if block.open:
-                mode = block.forced.get(key)
-                if mode is not None:
-                    return mode
-        return None
-
-    def live(self) -> bool:
-        return any(block.open for block in self.blocks)
-
-    def record(self, layer: Any, value: Any) -> None:
-        for block in self.blocks:
-            if block.open and block.recorder is not None:
-                block.recorder(layer, value)
-
-
-def current_tools() -> Tools | None:
-    stack = _STACK.get()
-    return stack[-1].tools if stack else None
-
-
-def compile_key() -> Any:
-    """The key of the compiled functions meant for this call: `None` outside any block."""
-    stack = _STACK.get()
-    if not stack:
-        return None
-    tools = stack[-1].tools
-    return None if tools is None else tools.key()
-
-
-def forced_mode(layer: Any) -> bool | None:
-    """The mode an active block forces on `layer` in this context, or `None`."""
-    tools = current_tools()
-    return None if tools is None else tools.forced(layer)
-
-
-def enter_block(block: Block) -> Frame:
-    """Push a frame carrying `block` (on top of the blocks already active); see `exit_block`."""
-    ensure_hook()
-    stack = tuple(f for f in _STACK.get() if not _stale(f))
-    top = stack[-1] if stack else None
-    blocks = top.tools.blocks if top is not None and top.tools is not None else ()
-    blocks = (*(b for b in blocks if b.open), block)
-    mode = NO_MODE if top is None else top.mode
-    frame = Frame(mode, None, None if top is None else top.owner, Tools(blocks))
-    _STACK.set((*stack, frame))
-    return frame
-
-
-def _stale(frame: Frame) -> bool:
-    """A top-level block frame whose blocks were all closed elsewhere (a generator's close)."""
-    return (
-        frame.tools is not None
-        and frame.owner is None
-        and frame.mode is NO_MODE
-        and frame.inspector is None
-        and not frame.tools.live()
-    )
-
-
-def exit_block(block: Block, frame: Frame) -> None:
-    """Close `block` and pop its frame if this context holds it on top.
-
-    No `ContextVar` token is used: a generator holding a block may be closed from another thread
-    or task, where the token would raise `ValueError`. There the frame is not on this context's
-    stack and nothing is popped; the closed block is ignored by every frame that still holds it.
-    """
-    block.open = False
-    stack = _STACK.get()
-    if any(f is frame for f in stack):  # else: another thread or task's context holds it
-        _STACK.set(tuple(f for f in stack if f is not frame and not _stale(f)))
-
-
-def _received(layer: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """The `training` Keras' `__call__` will hand to `layer.call` (Keras' own resolution order)."""
-    if "training" in kwargs:
-        return kwargs["training"]
-    index = _training_position(layer)
-    if index is not None and len(args) > index:
-        return args[index]
-    if not layer._call_has_training_arg:
-        return None
-    from keras.src.backend.common import global_state
-
-    context = global_state.get_global_attribute("current_call_ctx")
-    value = None if context is None else getattr(context, "training", None)
-    if value is not None:
-        return value
-    signature = getattr(layer, "_call_signature", None)
-    param = None if signature is None else signature.parameters.get("training")
-    return None if param is None or param.default is param.empty else param.default
-
-
-def _call_forced(
-    self: Any, stack: tuple[Frame, ...], args: tuple[Any, ...], kwargs: dict[str, Any], mode: bool
-) -> Any:
-    """The hook's path for a layer an active block forces: `mode` for it and its sublayers."""
-    tools = stack[-1].tools
-    assert tools is not None
-    if self._call_has_training_arg:
-        args = _set_training(self, args, kwargs, mode)
-    if tools.recording:
-        tools.record(self, mode if self._call_has_training_arg else None)
-    token = _STACK.set((*stack, Frame(mode, None, self, tools)))
-    try:
-        with preserve_keras_context():  # the forced mode must not reach the siblings (F3)
-            return _original_call(self, *args, **kwargs)  # type: ignore[misc]
-    finally:
-        _STACK.reset(token)
-
-
 _original_stateless_call: Callable[..., Any] | None = None
 
 
@@ -742,6 +547,8 @@ def _install_stateless_call(layer_class: Any) -> None:
 
     @functools.wraps(original)
     def stateless_call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if not _OPEN:
+            return original(self, *args, **kwargs)
         stack = _STACK.get()
         tools = stack[-1].tools if stack else None
         forced = None if tools is None else tools.forced(self)
