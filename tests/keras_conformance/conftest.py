@@ -67,7 +67,9 @@ _NEWER_KERAS_CHECKS = {
 }
 _THIS_KERAS = tuple(int(part) for part in keras.__version__.split(".")[:3] if part.isdigit())
 
-# Whole files whose cases train, save or load real models (seconds each): the slow marker.
+# Files whose cases train, save or load real models (seconds each): the slow marker. Only their
+# cases that build a swapped class run; the others test Keras' own classes (`Model(inputs,
+# outputs)`, trainer_test.py's `ExampleModel(Trainer, layers.Dense)`) and are deselected.
 _SLOW_FILES = {
     "model_test.py",
     "trainer_test.py",
@@ -94,6 +96,44 @@ def _is_sequential_case(item: pytest.Item) -> bool:
     return "TrainingSequential" in source or "_sequential" in source
 
 
+def _swapped_names(module: object) -> set[str]:
+    """The module-level classes of a vendored file that derive from a training-aware class."""
+    import training_aware as ta
+
+    bases = (ta.TrainingAwareModel, ta.TrainingAwareLayer, ta.TrainingSequential)
+    return {
+        name
+        for name, value in vars(module).items()
+        if inspect.isclass(value) and issubclass(value, bases)
+    } | {"TrainingSequential", "TrainingAwareModel", "TrainingAwareLayer"}
+
+
+def _uses_a_swapped_class(item: pytest.Item) -> bool:
+    """Does this case build one of the training-aware classes (directly or through a helper)?"""
+    module = getattr(item, "module", None)
+    try:
+        source = inspect.getsource(item.obj)  # type: ignore[attr-defined]
+    except (AttributeError, OSError, TypeError):
+        return True
+    names = _swapped_names(module)
+    if any(name in source for name in names):
+        return True
+    # a helper that builds one: module-level (`_get_model()`) or a method (`self.get_model()`)
+    helpers = dict(vars(module))
+    cls = getattr(item, "cls", None)
+    if cls is not None:
+        helpers.update({n: v for n, v in vars(cls).items() if n not in vars(module)})
+    for name, value in helpers.items():
+        if inspect.isfunction(value) and f"{name}(" in source:
+            try:
+                helper = inspect.getsource(value)
+            except (OSError, TypeError):
+                continue
+            if any(swapped in helper for swapped in names):
+                return True
+    return False
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "requires_trainable_backend: Keras' marker: skipped on the numpy backend"
@@ -111,9 +151,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     dropped = [
         item
         for item in items
-        if item.path.name == _SEQUENTIAL_ONLY
-        and "keras_conformance" in str(item.path)
-        and not _is_sequential_case(item)
+        if "keras_conformance" in str(item.path)
+        and (
+            (item.path.name == _SEQUENTIAL_ONLY and not _is_sequential_case(item))
+            or (item.path.name in _SLOW_FILES and not _uses_a_swapped_class(item))
+        )
     ]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
