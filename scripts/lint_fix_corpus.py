@@ -62,6 +62,13 @@ def _lint(args: list[str], cwd: Path) -> tuple[list[dict[str, object]], str]:
     return json.loads(proc.stdout or "[]"), proc.stderr
 
 
+def _count(summary: str, words: str) -> int:
+    """The number before `words` in the summary line (0 when absent)."""
+    if words not in summary:
+        return 0
+    return int(summary.split(words)[0].rsplit(" ", 1)[-1])
+
+
 def _files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*.py") if p.is_file())
 
@@ -96,11 +103,8 @@ def check_package(key: str, roots: list[Path]) -> dict[str, object]:
                 except SyntaxError:
                     pass
         left = Counter(str(f["code"]) for f in after if f["code"] in FIXABLE)
-        unsafe = (
-            int(summary.split(" could not be fixed safely")[0].rsplit(" ", 1)[-1])
-            if ("could not be fixed safely" in summary)
-            else 0
-        )
+        # left alone: the repairs held back as unsafe, and the findings with no repair
+        unsafe = _count(summary, " have an unsafe fix") + _count(summary, " could not be fixed")
         second = subprocess.run(
             [sys.executable, "-m", "training_aware", "lint", "--diff", *names],
             cwd=work,

@@ -14,6 +14,7 @@ PYTHON = sys.executable
 BIN = Path(sys.executable).parent
 
 
-def codes(source: str) -> list[str]:
-    """The codes reported for a dedented snippet, in order."""
-    return [f.code for f in lint_source(textwrap.dedent(source), "snippet.py")]
+def codes(source: str, *, latent: bool = True) -> list[str]:
+    """The codes reported for a dedented snippet, in order (latent findings included unless
+    `latent=False`: most tests are about what the checker sees, not how it is judged)."""
+    return [f.code for f in lint_source(textwrap.dedent(source), "snippet.py", latent=latent)]

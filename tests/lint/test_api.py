@@ -29,6 +29,9 @@ def test_finding_format_and_dict():
         "col": 5,
         "code": "TA002",
         "message": "message",
+        "category": "behaviour",
+        "keras": "3",
+        "backends": ["tensorflow", "jax", "torch"],
     }
 
 

@@ -14,8 +14,13 @@ from training_aware.lint import lint_source
 from training_aware.lint.rules import OPT_IN
 
 
-def codes(source: str, opt_in: frozenset[str] = frozenset()) -> list[tuple[str, int]]:
-    return [(f.code, f.line) for f in lint_source(textwrap.dedent(source), opt_in=opt_in)]
+def codes(
+    source: str, opt_in: frozenset[str] = frozenset(), *, latent: bool = True
+) -> list[tuple[str, int]]:
+    """Codes and lines, latent findings included unless `latent=False` (most tests here are
+    about what the checker sees; the category is tested in test_project.py)."""
+    found = lint_source(textwrap.dedent(source), opt_in=opt_in, latent=latent)
+    return [(f.code, f.line) for f in found]
 
 
 MODEL_WITHOUT_TRAINING = """
@@ -42,9 +47,8 @@ MODEL_WITHOUT_TRAINING = """
     ids=["keras3", "tf.keras", "tf_keras (fit passes training=True)", "re-exported keras"],
 )
 def test_ta001_holds_where_fit_passes_nothing(imports, base, layers, expected):
-    assert codes(MODEL_WITHOUT_TRAINING.format(imports=imports, base=base, layers=layers)) == (
-        expected
-    )
+    source = MODEL_WITHOUT_TRAINING.format(imports=imports, base=base, layers=layers)
+    assert codes(source, latent=False) == expected
 
 
 def test_ta001_silent_when_the_models_own_train_step_passes_training():
@@ -94,7 +98,7 @@ KWARGS_MODEL = """
 )
 def test_ta001_training_read_from_kwargs(imports, base, layers, expected):
     source = KWARGS_MODEL.format(imports=imports, base=base, layers=layers)
-    assert codes(source) == expected
+    assert codes(source, latent=False) == expected
 
 
 def test_ta006_respects_what_the_tape_differentiates():
@@ -196,25 +200,39 @@ def test_ta006_constructor_argument_of_unknown_type_is_silent():
     assert ("TA006", 19) not in codes(source)
 
 
+WRAPPER = """
+    import keras
+    import tensorflow as tf
+
+    class Wrapper(keras.Model):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def call(self, x):
+            return self.model(x)
+
+        def train_step(self, data):
+            x, y = data
+            with tf.GradientTape() as tape:
+                loss = self.compute_loss(y=y, y_pred=self(x))
+            return tape.gradient(loss, self.model.trainable_variables)
+
+    wrapper = Wrapper({model})
+"""
+
+
 def test_ta006_train_step_calling_self_without_training():
-    assert codes("""
-        import keras
-        import tensorflow as tf
+    # the wrapped model is built with a Dropout: `self(x)` trains it in inference mode
+    model = "keras.Sequential([keras.layers.Dense(2), keras.layers.Dropout(0.5)])"
+    # and `call` drops the mode its own `train_step` never passes (TA001)
+    assert codes(WRAPPER.format(model=model)) == [("TA001", 11), ("TA006", 16)]
 
-        class Wrapper(keras.Model):
-            def __init__(self, model):
-                super().__init__()
-                self.model = model
 
-            def call(self, x):
-                return self.model(x)
-
-            def train_step(self, data):
-                x, y = data
-                with tf.GradientTape() as tape:
-                    loss = self.compute_loss(y=y, y_pred=self(x))
-                return tape.gradient(loss, self.model.trainable_variables)
-    """) == [("TA006", 16)]
+def test_ta006_is_silent_when_nothing_mode_dependent_is_known_to_be_inside():
+    # a model of unknown contents, and one of convolutions only: nothing to report
+    assert codes(WRAPPER.format(model="load_model()")) == []
+    assert codes(WRAPPER.format(model="keras.Sequential([keras.layers.Dense(2)])")) == []
 
 
 @pytest.mark.parametrize(

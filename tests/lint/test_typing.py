@@ -252,7 +252,8 @@ def test_jax_grad_and_torch_backward_regions():
     assert codes(source) == ["TA006", "TA006"]
 
 
-def test_annotated_model_parameter_under_tape():
+def test_annotated_model_parameter_under_tape_is_silent():
+    # a `keras.Model` of unknown contents: nothing mode-dependent is known to be inside
     source = """
     import keras
     import tensorflow as tf
@@ -263,7 +264,7 @@ def test_annotated_model_parameter_under_tape():
             z = unknown(x)
         return tape.gradient(y, model.trainable_variables)
     """
-    assert codes(source) == ["TA006"]
+    assert codes(source) == []
 
 
 def test_plain_layer_without_training_is_checked_at_its_caller():
@@ -327,7 +328,8 @@ def test_training_aware_classes_forward_the_mode_themselves():
         def call(self, x, training=None):
             return self.pinned(self.seq(x))
     """
-    found = lint_source(textwrap.dedent(source))
+    # `tf.nn.dropout` ties the module to TensorFlow, where TA002 in a model is latent
+    found = lint_source(textwrap.dedent(source), latent=True)
     assert [(f.code, f.line) for f in found] == [("TA001", 17), ("TA002", 26)]
     assert "`tf.nn.dropout`" in found[0].message
     assert "`self.seq` (TrainingSequential)" in found[1].message

@@ -9,48 +9,19 @@ not) is clean. Any other test that mentions a typed name makes it unknown in bot
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable
 
 from training_aware.lint import rules
 from training_aware.lint.layertypes import Typer
 from training_aware.lint.narrowing import narrow
+from training_aware.lint.rules import ALWAYS, JAX_FIT, KERAS3, NEVER, PINNED, Report
 from training_aware.lint.sublayers import bind_loop_target
+from training_aware.lint.syntax import describe, literal_training, passes_training
 from training_aware.lint.values import UNKNOWN, Kind, Ty, expr_key
 
-Report = Callable[[ast.AST, str, str], None]
+__all__ = ["CallBodyChecker", "describe", "literal_training", "passes_training"]
 
 # Mode-dependent raw ops (FACTS F8): a dropout function applied without any `training` to gate it.
 _DROPOUT_OPS = frozenset({"dropout", "alpha_dropout", "stateless_dropout", "spatial_dropout"})
-
-
-def passes_training(call: ast.Call) -> bool:
-    """Does the call pass `training` (by keyword, by a `**` splat, or positionally by name)?"""
-    for kw in call.keywords:
-        if kw.arg in (None, "training"):
-            return True
-    return any(
-        isinstance(a, ast.Starred) or (isinstance(a, ast.Name) and a.id == "training")
-        for a in call.args[1:]
-    )
-
-
-def literal_training(call: ast.Call) -> bool | None:
-    """The value of a literal `training=True`/`False` keyword, else None."""
-    for kw in call.keywords:
-        if kw.arg == "training" and isinstance(kw.value, ast.Constant):
-            value = kw.value.value
-            if isinstance(value, bool):
-                return value
-    return None
-
-
-def describe(node: ast.expr) -> str:
-    """Short source text for a callee (`self.drop`, `self.blocks[i]`)."""
-    try:
-        text = ast.unparse(node)
-    except (ValueError, RecursionError):  # pragma: no cover - unparse of a parsed tree
-        return "<expr>"
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 class CallBodyChecker:
@@ -83,12 +54,18 @@ class CallBodyChecker:
         self.aware = typer.is_training_aware(cls_name)
         self.fallback = 0
         # What holds depends on the Keras the module targets. Keras 2 hands the mode to every
-        # sublayer through its call context and `fit` always passes `training=True`, so there
-        # only the version-independent parts (raw ops, `.call` bypass) are checked. `tf.keras`
-        # is Keras 3 from TensorFlow 2.16 on: a dropped flag (TA001, TA002) is checked, as its
-        # fix is right in both; a hard-coded one (TA004) is a working recipe in Keras 2.
-        self.mode_rules = typer.flavour in ("keras3", "tf.keras")
+        # sublayer through its call context and `fit` always passes `training=True`, so there a
+        # dropped flag is latent (a bug after a port to Keras 3) and only the
+        # version-independent parts (raw ops, `.call` bypass) change behaviour. `tf.keras` is
+        # Keras 3 from TensorFlow 2.16 on: a dropped flag (TA001, TA002) is judged as Keras 3,
+        # as its fix is right in both; a hard-coded one (TA004) is a working recipe in Keras 2,
+        # so there it is latent.
+        self.mode_rules = typer.flavour in ("keras3", "tf.keras", "keras2")
         self.pin_rules = typer.flavour == "keras3"
+        self.latent_pins = typer.flavour in ("tf.keras", "keras2")
+        # a literal `training=` on an earlier call of this body: it sticks in Keras' shared call
+        # context, so a later sibling called without `training` gets it (FACTS F3, F13)
+        self.pinned: bool = caller.pinned if caller is not None else False
         # The model's own `train_step` calls `self(x, training=...)`: since Keras 3.10 that
         # value reaches the sublayers through the call context, so `fit` is right.
         self.fit_passes_mode = fit_passes_mode
@@ -190,7 +167,7 @@ class CallBodyChecker:
             return
         for node in ast.walk(test):
             if isinstance(node, ast.Name) and node.id == "training":
-                self.report(node, "TA001", rules.ta001_op(self.label, "if training"))
+                self.report(node, "TA001", rules.ta001_op(self.label, "if training"), ALWAYS)
                 return
 
     def check_helper(self, call: ast.Call, name: str) -> None:
@@ -229,7 +206,7 @@ class CallBodyChecker:
             or not (isinstance(key, ast.Constant) and key.value == "training")
         ):
             return
-        self.report(node, "TA001", rules.ta001_kwargs(self.label, self.kwarg))
+        self.report(node, "TA001", rules.ta001_kwargs(self.label, self.kwarg), KERAS3)
 
     def check_call(self, call: ast.Call, env: dict[str, Ty]) -> None:
         func = call.func
@@ -254,7 +231,7 @@ class CallBodyChecker:
                 and path.rsplit(".", 1)[-1] in _DROPOUT_OPS
                 and path.startswith(("tensorflow.", "keras."))
             ):
-                self.report(call, "TA001", rules.ta001_op(self.label, describe(func)))
+                self.report(call, "TA001", rules.ta001_op(self.label, describe(func)), ALWAYS)
                 return
         ty = self.typer.type_of(func, env)
         user = ty.user()
@@ -262,22 +239,32 @@ class CallBodyChecker:
         if self.aware and (value is not None or user is not None):
             return
         if value is not None and not isinstance(func, ast.Call):
-            if not self.pin_rules:
+            if not (self.pin_rules or self.latent_pins):
                 return
             key = expr_key(func) or ""
             unknown_attr = key.startswith("self.") and all(k is Kind.UNKNOWN for _, k in ty.items)
             if user is not None or unknown_attr:
-                self.report(call, "TA004", rules.ta004(f"`{self.label}`", describe(func), value))
+                self.pinned = True
+                message = rules.ta004(f"`{self.label}`", describe(func), value)
+                self.report(call, "TA004", message, PINNED if self.pin_rules else NEVER)
             return
         if user is None or passes_training(call) or self.fallback or not self.mode_rules:
             return
         if self.has_training:
-            self.report(call, "TA002", rules.ta002(self.label, describe(func), user))
+            # A model's `call` is the root `fit` runs through `stateless_call` on JAX, where
+            # Keras' call context is empty: the sublayer runs in inference mode (FACTS F2). A
+            # layer's `call` gets `training` from its caller, which puts it in the call context
+            # for the sublayer on every backend: the dropped flag is latent there. After a
+            # literal `training=` on a sibling, the sibling's value is what the context holds.
+            breaks = PINNED if self.pinned else JAX_FIT if self.is_model else NEVER
+            message = rules.ta002(self.label, describe(func), user, model=self.is_model)
+            self.report(call, "TA002", message, breaks)
         elif self.is_model and not self.fit_passes_mode:
             # A plain layer without `training` still gets the mode through Keras' call context
             # when its caller passes it (its caller is then checked); a model is the outermost
             # call, where `fit` passes nothing (FACTS F1).
-            self.report(call, "TA001", rules.ta001_sublayer(self.label, describe(func), user))
+            message = rules.ta001_sublayer(self.label, describe(func), user)
+            self.report(call, "TA001", message, KERAS3)
 
     def check_direct_call(self, call: ast.Call, owner: ast.expr, env: dict[str, Ty]) -> None:
         """TA003: `layer.call(...)` on a layer that uses `training`, or `super().call(...)`."""
@@ -289,11 +276,12 @@ class CallBodyChecker:
             and owner.func.id == "super"
         ):
             if self.super_kind is Kind.USES:
-                self.report(call, "TA003", rules.ta003_super(self.label, self.super_name))
+                self.report(call, "TA003", rules.ta003_super(self.label, self.super_name), ALWAYS)
             return
         user = self.typer.type_of(owner, env).user()
         if user is not None:
-            self.report(call, "TA003", rules.ta003_direct(self.label, describe(owner), user))
+            message = rules.ta003_direct(self.label, describe(owner), user)
+            self.report(call, "TA003", message, ALWAYS)
 
 
 def _catches_type_error(handler: ast.ExceptHandler) -> bool:

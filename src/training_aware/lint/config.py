@@ -6,9 +6,13 @@ select = ["TA"]            # code prefixes to report (default: every rule)
 ignore = ["TA006"]         # code prefixes to drop
 exclude = ["generated/*"]  # globs, matched against names and paths relative to this file
 fix-style = "forward"      # --fix on TA001 in a model: "forward" or "base-class"
+keras = "3"                # the Keras the code targets: "2" or "3" (default: read from the code)
+backends = ["tensorflow", "jax"]  # the backends it runs on (default: read from the code)
+latent = false             # also report latent findings (harmless in this configuration)
 ```
 
-Command-line `--select`/`--ignore` replace the file's lists; `--exclude` adds to its globs.
+Command-line `--select`/`--ignore` replace the file's lists; `--exclude` adds to its globs;
+`--keras`, `--backends` and `--latent` replace the file's values.
 """
 
 from __future__ import annotations
@@ -18,10 +22,11 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from training_aware.lint.rules import CODES, OPT_IN
+from training_aware.lint.rules import BACKENDS, CODES, OPT_IN
 
-_KEYS = frozenset({"select", "ignore", "exclude", "fix-style"})
+_KEYS = frozenset({"select", "ignore", "exclude", "fix-style", "keras", "backends", "latent"})
 FIX_STYLES = ("forward", "base-class")
+KERAS_VERSIONS = ("2", "3")
 
 
 class ConfigError(Exception):
@@ -38,6 +43,9 @@ class Config:
     root: str | None = None
     source: str | None = None
     fix_style: str = "forward"
+    keras: str | None = None  # None: decided per module from the code
+    backends: tuple[str, ...] | None = None  # None: decided per module from the code
+    latent: bool = False
 
     def wants(self, code: str) -> bool:
         """Is `code` reported? The longest matching prefix of select/ignore decides; an opt-in
@@ -65,6 +73,35 @@ def check_codes(values: list[str], where: str) -> tuple[str, ...]:
             raise ConfigError(f"{where}: unknown rule code {raw!r}; expected one of {known}")
         out.append(value)
     return tuple(out)
+
+
+def check_keras(value: object, where: str) -> str:
+    """Validate a declared Keras generation (`"2"`, `"3"`, also `2`, `3.0`).
+
+    Raises:
+        ConfigError: any other value.
+    """
+    text = str(value).strip()
+    major = text.split(".", 1)[0]
+    if isinstance(value, bool) or major not in KERAS_VERSIONS:
+        raise ConfigError(f'{where}: expected Keras "2" or "3", got {value!r}')
+    return major
+
+
+def check_backends(values: list[str], where: str) -> tuple[str, ...]:
+    """Validate declared backends (`tensorflow`, `jax`, `torch`).
+
+    Raises:
+        ConfigError: an unknown backend, or none at all.
+    """
+    out = tuple(dict.fromkeys(v.strip().lower() for v in values if v.strip()))
+    unknown = [v for v in out if v not in BACKENDS]
+    if unknown or not out:
+        raise ConfigError(
+            f"{where}: unknown backend(s) {', '.join(map(repr, unknown)) or '(none given)'}; "
+            f"expected some of {', '.join(BACKENDS)}"
+        )
+    return out
 
 
 def find_pyproject(start: str) -> str | None:
@@ -146,4 +183,21 @@ def load_config(start: str) -> Config:
     fix_style = table.get("fix-style", "forward")
     if fix_style not in FIX_STYLES:
         raise ConfigError(f"{where} fix-style: expected one of {FIX_STYLES}, got {fix_style!r}")
-    return Config(select, ignore, exclude, root=root, source=path, fix_style=fix_style)
+    keras = check_keras(table["keras"], f"{where} keras") if "keras" in table else None
+    backends = None
+    if "backends" in table:
+        backends = check_backends(_strings(table["backends"], f"{where} backends"), where)
+    latent = table.get("latent", False)
+    if not isinstance(latent, bool):
+        raise ConfigError(f"{where} latent: expected true or false, got {latent!r}")
+    return Config(
+        select,
+        ignore,
+        exclude,
+        root=root,
+        source=path,
+        fix_style=fix_style,
+        keras=keras,
+        backends=backends,
+        latent=latent,
+    )

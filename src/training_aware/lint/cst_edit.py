@@ -11,6 +11,7 @@ comment after the old last element stays with that element.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import libcst as cst
 
@@ -21,19 +22,26 @@ _EQUAL = cst.AssignEqual(whitespace_before=_NO_SPACE, whitespace_after=_NO_SPACE
 Element = cst.Arg | cst.Param
 
 
+@lru_cache(maxsize=64)
+def _expression(text: str) -> cst.BaseExpression:
+    """`text` parsed once: nodes are immutable, so one parse serves every edit (a libcst parse
+    costs milliseconds, as much as locating a finding)."""
+    return cst.parse_expression(text)
+
+
 def keyword(name: str, value: str) -> cst.Arg:
     """The argument `name=value` (no spaces around `=`, as PEP 8 asks for keywords)."""
-    return cst.Arg(value=cst.parse_expression(value), keyword=cst.Name(name), equal=_EQUAL)
+    return cst.Arg(value=_expression(value), keyword=cst.Name(name), equal=_EQUAL)
 
 
 def default_param(name: str, value: str, annotation: str | None = None) -> cst.Param:
     """The parameter `name=value`, or `name: annotation = value` (PEP 8's spacing)."""
     if annotation is None:
-        return cst.Param(name=cst.Name(name), default=cst.parse_expression(value), equal=_EQUAL)
+        return cst.Param(name=cst.Name(name), default=_expression(value), equal=_EQUAL)
     return cst.Param(
         name=cst.Name(name),
-        annotation=cst.Annotation(cst.parse_expression(annotation)),
-        default=cst.parse_expression(value),
+        annotation=cst.Annotation(_expression(annotation)),
+        default=_expression(value),
         equal=cst.AssignEqual(whitespace_before=_SPACE, whitespace_after=_SPACE),
     )
 

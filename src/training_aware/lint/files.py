@@ -13,8 +13,10 @@ import errno
 import fnmatch
 import os
 import stat
-from collections.abc import Iterable, Iterator
+import tokenize
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from io import BytesIO
 from pathlib import PurePosixPath
 
 SKIPPED_DIRS: frozenset[str] = frozenset(
@@ -44,6 +46,11 @@ class Source:
     path: str
     data: bytes | None
     error: str | None
+
+
+# How the linter reads a file: `read_source` by default; another reader can serve notebooks or
+# an editor's unsaved buffers. Every file the project index parses comes through it.
+Reader = Callable[[str], Source]
 
 
 def excluded(path: str, patterns: Iterable[str], root: str | None) -> bool:
@@ -135,3 +142,18 @@ def _stat_error(path: str, exc: OSError) -> str:
             target = "?"
         return f"broken symbolic link (points to {target!r}, which does not exist); not checked"
     return f"cannot read: {exc.strerror or exc}; not checked"
+
+
+def decode(data: bytes) -> str:
+    """Decode Python source as the interpreter would (PEP 263 cookie, BOM, else UTF-8).
+
+    Raises:
+        UnicodeDecodeError: bytes that are not valid in the declared encoding.
+        SyntaxError: an unknown encoding in the cookie.
+    """
+    try:
+        encoding, _ = tokenize.detect_encoding(BytesIO(data).readline)
+    except SyntaxError:
+        data.decode("utf-8")  # bad bytes in the first lines: say which byte, where
+        raise  # valid UTF-8, so the cookie itself is the problem
+    return data.decode("utf-8-sig" if encoding == "utf-8-sig" else encoding)

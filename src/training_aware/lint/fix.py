@@ -8,6 +8,11 @@ findings. A file that fails that check, or that cannot be read, decoded or parse
 exactly as it was, with one line saying why. TA003, TA004, TA007 and TA008 are never rewritten:
 their fix needs a decision only the author can make.
 
+Only **safe** repairs are applied unless `unsafe=True` (`--unsafe-fixes`): a safe repair keeps
+what every call the code makes computes, except for the lost flag it restores
+(`training_aware.lint.safety` has the rule). An unsafe repair held back is listed in
+`FileFix.unsafe` with the reason.
+
 Example:
 
 ```python
@@ -42,7 +47,7 @@ from io import BytesIO
 
 import libcst as cst
 
-from training_aware.lint.checker import check_tree, decode, lint_source
+from training_aware.lint.checker import Project, check_tree, decode, lint_source
 from training_aware.lint.fixers import FIXABLE, FixStyle, Planner
 from training_aware.lint.noqa import suppressed
 from training_aware.lint.rules import Finding
@@ -62,6 +67,8 @@ class FileFix:
         applied: the findings repaired.
         remaining: the findings the repaired text still reports.
         skipped: fixable findings left alone, each with the reason.
+        unsafe: findings whose repair is unsafe and was held back, each with the reason.
+        applied_unsafe: the unsafe repairs applied (with `unsafe=True`), each with the reason.
         error: why the file was left untouched, in one line (None when it was not).
     """
 
@@ -71,6 +78,8 @@ class FileFix:
     applied: tuple[Finding, ...] = ()
     remaining: tuple[Finding, ...] = ()
     skipped: tuple[tuple[Finding, str], ...] = field(default=())
+    unsafe: tuple[tuple[Finding, str], ...] = field(default=())
+    applied_unsafe: tuple[tuple[Finding, str], ...] = field(default=())
     error: str | None = None
 
     @property
@@ -89,6 +98,9 @@ def fix_source(
     *,
     style: FixStyle = "forward",
     wants: Wants = _all,
+    unsafe: bool = False,
+    latent: bool = False,
+    project: Project | None = None,
 ) -> FileFix:
     """Repair one module's text; never raises for any input.
 
@@ -98,21 +110,32 @@ def fix_source(
         style: `"forward"` (add `training` to `call` and pass it on) or `"base-class"` (switch a
             model's base to `TrainingAwareModel`) for TA001 on a model.
         wants: which codes are selected (`Config.wants`); others are neither fixed nor reported.
+        unsafe: apply the unsafe repairs too (`--unsafe-fixes`); by default they are held back.
+        latent: repair latent findings too (those are reported only with `--latent`).
+        project: the run's project, whose other modules type this one's imports; None for a
+            project of this module alone.
 
     Returns:
         A `FileFix`; `fixed` is `source` itself when nothing could be repaired.
     """
-    findings = [f for f in lint_source(source, path) if wants(f.code)]
+
+    def lint(text: str) -> list[Finding]:
+        found = lint_source(text, path, latent=latent, project=project)
+        return [f for f in found if wants(f.code)]
+
+    findings = lint(source)
     unchanged = FileFix(path, source, source, remaining=tuple(findings))
     text, applied = source, []
     skipped: tuple[tuple[Finding, str], ...] = ()
+    held: tuple[tuple[Finding, str], ...] = ()
+    risky: list[tuple[Finding, str]] = []
     for _ in range(_ROUNDS):
         todo = [f for f in findings if f.code in FIXABLE]
         if not todo:
-            skipped = ()
+            skipped = held = ()
             break
         tree = _parse(text)
-        planner = Planner(tree, text, style)
+        planner = Planner(tree, text, style, unsafe=unsafe)
         try:
             plan = planner.run(
                 todo, _suppressed_ta001(tree, text) if _has(todo, "TA001") else set()
@@ -120,27 +143,39 @@ def fix_source(
         except (cst.ParserSyntaxError, RecursionError, ValueError) as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             return _untouched(unchanged, f"libcst cannot parse it ({reason})")
-        skipped = tuple(plan.skipped)
+        skipped, held = tuple(plan.skipped), tuple(plan.unsafe)
         if not plan.applied:
             break
         text = planner.apply()
         applied.extend(plan.applied)
+        risky.extend(plan.applied_unsafe)
         # A repaired layer now uses `training`, so its own callers may newly need it (TA002):
         # repeat until nothing fixable is left.
-        findings = [f for f in lint_source(text, path) if wants(f.code)]
+        findings = lint(text)
         if any(f.code == "TA000" for f in findings):
             return _untouched(unchanged, "the repaired text would not parse; please report this")
     else:
+        _restore(project, path, source)
         return _untouched(unchanged, f"the repairs did not settle after {_ROUNDS} rounds")
     if not applied:
-        return FileFix(path, source, source, remaining=tuple(findings), skipped=skipped)
+        return FileFix(
+            path, source, source, remaining=tuple(findings), skipped=skipped, unsafe=held
+        )
     error = _compiles(text, path)
     if error is not None:
+        _restore(project, path, source)
         return _untouched(unchanged, error)
     left = sum(1 for f in findings if f.code in FIXABLE)
-    if left != len(skipped):
+    if left != len(skipped) + len(held):
+        _restore(project, path, source)
         return _untouched(unchanged, "the repaired text would still report a fixed rule")
-    return FileFix(path, source, text, tuple(applied), tuple(findings), skipped)
+    return FileFix(path, source, text, tuple(applied), tuple(findings), skipped, held, tuple(risky))
+
+
+def _restore(project: Project | None, path: str, source: str) -> None:
+    """Put the original text back in the project's index (a repair that is not kept)."""
+    if project is not None:
+        project.replace(path, source, _parse(source))
 
 
 def _parse(text: str) -> ast.Module:
@@ -155,7 +190,13 @@ def _has(findings: list[Finding], code: str) -> bool:
 
 def _untouched(result: FileFix, reason: str) -> FileFix:
     return FileFix(
-        result.path, result.original, result.original, remaining=result.remaining, error=reason
+        result.path,
+        result.original,
+        result.original,
+        remaining=result.remaining,
+        skipped=result.skipped,
+        unsafe=result.unsafe,
+        error=reason,
     )
 
 
@@ -164,7 +205,7 @@ def _suppressed_ta001(tree: ast.Module, source: str) -> set[int]:
     lines = source.splitlines()
     return {
         line
-        for line, _, code, _ in check_tree(tree, source)
+        for line, _, code, _ in check_tree(tree, source, latent=True)
         if code == "TA001" and 0 < line <= len(lines) and suppressed(lines[line - 1], code)
     }
 
@@ -193,7 +234,10 @@ def fix_file(
     *,
     style: FixStyle = "forward",
     wants: Wants = _all,
+    unsafe: bool = False,
     write: bool = True,
+    latent: bool = False,
+    project: Project | None = None,
 ) -> FileFix:
     """Repair the file at `path` whose bytes are `data`, writing it back when `write`.
 
@@ -203,9 +247,11 @@ def fix_file(
         source = decode(data)
         encoding, bom = _encoding(data)
     except (UnicodeDecodeError, SyntaxError):
-        found = tuple(f for f in lint_source(data, path) if wants(f.code))
-        return FileFix(path, None, None, remaining=found)
-    result = fix_source(source, path, style=style, wants=wants)
+        found = lint_source(data, path, latent=latent, project=project)
+        return FileFix(path, None, None, remaining=tuple(f for f in found if wants(f.code)))
+    result = fix_source(
+        source, path, style=style, wants=wants, unsafe=unsafe, latent=latent, project=project
+    )
     if not (write and result.changed and result.fixed is not None):
         return result
     try:

@@ -13,6 +13,11 @@ pointed at (a call, a parameter default, the name `training`) and records one ed
 Every finding the planner cannot tie to exactly one node, or whose repair needs a decision
 (a raw dropout op that must be gated on `training`, a `# noqa` kept inside the `call` to fix, a
 name `training` that already means something else) is left alone, with the reason.
+
+Each repair is then judged **safe** or **unsafe** (`training_aware.lint.safety`): a safe repair
+provably keeps what every call the code makes computes, except for the lost flag it restores;
+an unsafe one is planned only when the caller allows it (`--unsafe-fixes`), else held back with
+the reason.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from libcst.helpers import get_full_name_for_node
 from training_aware.lint.cst_edit import add_keyword, add_parameter, annotated
 from training_aware.lint.locate import Locator, Region, Scope, binds, split_lines
 from training_aware.lint.rules import Finding
+from training_aware.lint.safety import Safety
 
 FixStyle = Literal["forward", "base-class"]
 FIXABLE: frozenset[str] = frozenset({"TA001", "TA002", "TA005", "TA006"})
@@ -46,6 +52,8 @@ class Plan:
     import_aware: bool = False
     applied: list[Finding] = field(default_factory=list)
     skipped: list[tuple[Finding, str]] = field(default_factory=list)
+    unsafe: list[tuple[Finding, str]] = field(default_factory=list)  # held back: why
+    applied_unsafe: list[tuple[Finding, str]] = field(default_factory=list)  # --unsafe-fixes
 
 
 def _passes_training(call: cst.Call) -> bool:
@@ -65,6 +73,13 @@ def _callee(message: str) -> str | None:
     return message[start:end] if end > start else None
 
 
+def _layer(message: str) -> str:
+    """The layer class the message names after the callee: "calls `x` (Dropout)" -> Dropout."""
+    start = message.find("` (", message.find("calls `"))
+    end = message.find(")", start)
+    return message[start + 3 : end] if 0 <= start < end else ""
+
+
 def _same_expr(a: str, b: str) -> bool:
     try:
         return ast.dump(ast.parse(a.strip(), mode="eval")) == ast.dump(
@@ -77,13 +92,27 @@ def _same_expr(a: str, b: str) -> bool:
 class Planner:
     """Turns the findings of one module into a `Plan`, and applies it."""
 
-    def __init__(self, tree: ast.Module, text: str, style: FixStyle) -> None:
+    def __init__(
+        self, tree: ast.Module, text: str, style: FixStyle, *, unsafe: bool = False
+    ) -> None:
         self.tree = tree
         self.text = text
         self.style = style
+        self.unsafe = unsafe
         self.locator = Locator(tree, text)
+        self.safety = Safety(tree)
         self.plan = Plan()
         self.edited: dict[int, Region] = {}
+
+    def allowed(self, findings: list[Finding], risk: str | None) -> bool:
+        """Record the verdict on a repair; False when it is unsafe and held back."""
+        if risk is None:
+            return True
+        if not self.unsafe:
+            self.plan.unsafe.extend((f, risk) for f in findings)
+            return False
+        self.plan.applied_unsafe.extend((f, risk) for f in findings)
+        return True
 
     def nodes(self, finding: Finding) -> tuple[list[cst.CSTNode], Region]:
         nodes, region = self.locator.nodes(finding.line, finding.col)
@@ -150,6 +179,8 @@ class Planner:
                 and isinstance(node, cst.Name)
                 and node.value == "True"
             ):
+                if not self.allowed([finding], self.safety.default_risk()):
+                    return
                 self.plan.defaults[id(param)] = "None"
                 self.mark(region)
                 self.plan.applied.append(finding)
@@ -176,6 +207,11 @@ class Planner:
             if found is None or "training" not in _param_names(found[0]):
                 self.plan.skipped.append((finding, "the enclosing `call` has no `training`"))
                 return
+            risk = self.forward_risk(call, found[0], region)
+        else:
+            risk = self.safety.pinned_risk(self.in_layer_call(call, region))
+        if not self.allowed([finding], risk):
+            return
         self.plan.keywords[id(call)] = ("training", value)
         self.mark(region)
         self.plan.applied.append(finding)
@@ -208,6 +244,10 @@ class Planner:
         if reason is not None:
             self.plan.skipped.extend((f, reason) for f in group)
             return
+        risks = [self.forward_risk(c, func, region, new=True) for c in sublayer_calls]
+        risks.append(self.safety.predict_risk([_layer(f.message) for f in group]))
+        if not self.allowed(group, next((r for r in risks if r is not None), None)):
+            return
         base = _model_base(cls) if self.style == "base-class" else None
         if base is not None and len(sublayer_calls) == len(group):
             self.plan.bases[id(base)] = AWARE_MODEL
@@ -221,6 +261,26 @@ class Planner:
                 self.plan.keywords[id(call)] = ("training", "training")
                 self.mark(region)
         self.plan.applied.extend(group)
+
+    def forward_risk(
+        self, call: cst.Call, func: cst.FunctionDef, region: Region, *, new: bool = False
+    ) -> str | None:
+        """Why passing `training=training` at `call` (in `func`, a `call` method) could change
+        what the callee receives on a path where it already got its caller's mode (None: it
+        cannot). `new`: `training` is the parameter the repair adds (so `None` by default)."""
+        current: cst.CSTNode | None = region.parents.get(call)
+        while current is not None and current is not func:
+            if isinstance(current, cst.FunctionDef | cst.Lambda):
+                name = current.name.value if isinstance(current, cst.FunctionDef) else "lambda"
+                return self.safety.nested_risk(name)
+            current = region.parents.get(current)
+        line = region.starts.get(id(call), 0)
+        first, last = region.spans.get(id(func), (0, -1))
+        return self.safety.forward_risk(first, last, line, new=new)
+
+    def in_layer_call(self, node: cst.CSTNode, region: Region) -> bool:
+        """Is `node` inside a method `call` (directly or in a function nested in it)?"""
+        return self.enclosing_call(node, region) is not None
 
     def training_is_bound(self, region: Region, first: int, last: int) -> bool:
         """Is the name `training` assigned in `call` (lines `first`-`last`) or in a function or
@@ -278,7 +338,7 @@ class Apply(cst.CSTTransformer):
             and hint.annotation.value == "bool"
         ):
             # `training: bool = True` -> `training: bool | None = None`, still a valid hint.
-            optional = cst.parse_expression("bool | None")
+            optional = cst.parse_expression("bool | None")  # once per repaired default
             updated_node = updated_node.with_changes(
                 annotation=hint.with_changes(annotation=optional)
             )

@@ -77,11 +77,16 @@ class ImportMap:
         self.flavour = AMBIGUOUS
 
     @classmethod
-    def from_statements(cls, statements: Iterable[ast.stmt]) -> ImportMap:
+    def from_statements(
+        cls, statements: Iterable[ast.stmt], package: str | None = None
+    ) -> ImportMap:
         """Collect `import` / `from ... import` statements.
 
         Args:
             statements: the import statements of a module, in source order.
+            package: the package the module belongs to (`pkg` for `pkg/models.py`), which
+                relative imports are resolved against; None when unknown (a relative import
+                then names something of unknown origin).
 
         Returns:
             The map; a later import of the same local name wins, as at run time.
@@ -113,9 +118,14 @@ class ImportMap:
                     imports.names[local] = normalise(f"{base}.{alias.name}")
                     imports.raw[local] = f"{base}.{alias.name}"
             elif isinstance(node, ast.ImportFrom):
-                for alias in node.names:  # a relative import: a name of unknown origin
-                    imports.names.pop(alias.asname or alias.name, None)
-                    imports.raw.pop(alias.asname or alias.name, None)
+                origin = resolve_relative(node.level, node.module, package)
+                for alias in node.names:
+                    local = alias.asname or alias.name
+                    if origin is None or alias.name == "*":  # a name of unknown origin
+                        imports.names.pop(local, None)
+                        imports.raw.pop(local, None)
+                    else:
+                        imports.names[local] = imports.raw[local] = f"{origin}.{alias.name}"
         imports.flavour = _flavour(raw)
         return imports
 
@@ -144,6 +154,17 @@ class ImportMap:
         return normalise(root + "." + ".".join(parts))
 
 
+def resolve_relative(level: int, module: str | None, package: str | None) -> str | None:
+    """The absolute module `from ..module import x` names, seen from `package`, or None."""
+    if not package or level < 1:
+        return None  # not in a package (a script): Python raises ImportError
+    parts = package.split(".")
+    if level - 1 > len(parts):
+        return None  # above the top-level package: Python raises ImportError
+    base = parts[: len(parts) - (level - 1)] + ([module] if module else [])
+    return ".".join(base) or None
+
+
 def _flavour(paths: list[str]) -> str:
     def under(path: str, roots: Iterable[str]) -> bool:
         return any(path == r or path.startswith(r + ".") for r in roots)
@@ -157,13 +178,14 @@ def _flavour(paths: list[str]) -> str:
     return AMBIGUOUS
 
 
-def collect_imports(tree: ast.Module) -> ImportMap:
+def collect_imports(tree: ast.Module, package: str | None = None) -> ImportMap:
     """Every import statement of a module, also inside functions, classes and `try` blocks.
 
     Only statement bodies are visited (never expressions), which keeps this cheap.
 
     Args:
         tree: the parsed module.
+        package: the package it belongs to, for relative imports (None: unknown).
 
     Returns:
         The module's `ImportMap`.
@@ -183,7 +205,7 @@ def collect_imports(tree: ast.Module) -> ImportMap:
                 for handler in getattr(node, "handlers", ()):
                     stack.append(handler.body)
     found.sort(key=lambda n: n.lineno)
-    return ImportMap.from_statements(found)
+    return ImportMap.from_statements(found, package)
 
 
 # This library's classes, by the Keras class they stand in for.

@@ -8,13 +8,9 @@ or code the checker cannot see (`Lambda`).
 from __future__ import annotations
 
 import ast
-from typing import TYPE_CHECKING
 
 from training_aware._training_table import IGNORES_TRAINING, USES_TRAINING
-from training_aware.lint.values import Kind, Ty
-
-if TYPE_CHECKING:
-    from training_aware.lint.layertypes import Typer
+from training_aware.lint.values import Kind, Ty, Typing
 
 # Layers whose only use of `training` is a dropout rate that defaults to 0: without a non-zero
 # rate in the constructor call, `training` changes nothing, so they count as ignoring it.
@@ -41,7 +37,7 @@ def _is_zero(node: ast.expr) -> bool:
     return node.value in (0, 0.0, None)
 
 
-def keras_kind(name: str, call: ast.Call, typer: Typer, env: dict[str, Ty]) -> Kind:
+def keras_kind(name: str, call: ast.Call, typer: Typing, env: dict[str, Ty]) -> Kind:
     """The kind of the Keras layer `name` built by the constructor call `call`."""
     if name in _OPAQUE:
         return Kind.UNKNOWN

@@ -1,8 +1,11 @@
-"""Static types of expressions in one module, without importing anything.
+"""Static types of expressions, across the modules of a project, without importing anything.
 
-`Typer` answers "what is this expression?" from the module's imports and the classes it defines:
-a Keras layer built under any import spelling, a same-module class (whose `call` is read to see
-what it does with `training`), a container of those, or unknown.
+`Typer` answers "what is this expression?" for one module, from its imports and the classes and
+factory functions of the project: a Keras layer built under any import spelling, a project class
+(whose `call` is read, in the module that defines it, to see what it does with `training`), a
+model a factory function returns, a container of those, or unknown. `Types` holds one `Typer`
+per module of a `ProjectIndex`, so a class imported from another module is typed by the `Typer`
+of the module that defines it, exactly as if it were defined here.
 """
 
 from __future__ import annotations
@@ -11,8 +14,20 @@ import ast
 import re
 
 from training_aware._training_table import IGNORES_TRAINING, USES_TRAINING
-from training_aware.lint.imports import AWARE_BASES, ImportMap, keras_layer_name
+from training_aware.lint.imports import AMBIGUOUS, AWARE_BASES, ImportMap, keras_layer_name
 from training_aware.lint.keras_layers import MODEL_NAMES, keras_kind
+from training_aware.lint.project import Module, ProjectIndex, Symbol, parse
+from training_aware.lint.sublayers import collect_attributes, scan_locals
+from training_aware.lint.syntax import (
+    call_params,
+    defaults_to_training,
+    find_method,
+    match_lines,
+    nodes_at,
+    returns,
+    scope_at,
+    training_default,
+)
 from training_aware.lint.values import (
     NONE,
     TENSOR,
@@ -26,55 +41,90 @@ from training_aware.lint.values import (
     tensor,
 )
 
+__all__ = ["Typer", "Types", "call_params", "find_method", "training_default"]
 
-def call_params(func: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.arg]:
-    """Every named parameter of a function, in order."""
-    args = func.args
-    return [*args.posonlyargs, *args.args, *args.kwonlyargs]
-
-
-def training_default(func: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.expr | bool | None:
-    """False if `func` has no `training` parameter, else its default (None when it has none)."""
-    args = func.args
-    positional = [*args.posonlyargs, *args.args]
-    for i, arg in enumerate(positional):
-        if arg.arg == "training":
-            offset = i - (len(positional) - len(args.defaults))
-            return args.defaults[offset] if offset >= 0 else None
-    for arg, default in zip(args.kwonlyargs, args.kw_defaults, strict=True):
-        if arg.arg == "training":
-            return default
-    return False
+# Top-level packages never looked up in the project index.
+_OUTSIDE = frozenset({"keras", "tensorflow", "jax", "torch", "numpy", "tf_keras", "training_aware"})
+# Keras' own classes are known from the table; the project index is asked about other names.
+_KERAS_ROOTS = ("keras.", "keras_hub.", "keras_nlp.", "keras_cv.", "training_aware.")
 
 
-def find_method(cls: ast.ClassDef, name: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
-    """The method `name` defined directly in the body of `cls` (the last definition wins)."""
-    found = None
-    for node in cls.body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == name:
-            found = node
-    return found
+class Types:
+    """One `Typer` per module of a project, created on first use.
+
+    Args:
+        index: the project's modules.
+    """
+
+    def __init__(self, index: ProjectIndex) -> None:
+        self.index = index
+        self._typers: dict[int, Typer] = {}
+        self._symbols: dict[str, Symbol | None] = {}
+        # project classes whose `call` defaults `training=True`: a bare call trains
+        self.trains_by_default: set[str] = set()
+        self.collecting: set[int] = set()
+        self.asking: set[tuple[int, str, str]] = set()
+
+    def typer(self, module: Module) -> Typer:
+        """The `Typer` of `module`."""
+        typer = self._typers.get(id(module))
+        if typer is None:
+            typer = self._typers[id(module)] = Typer(module, self)
+        return typer
+
+    def canonical(self, path: str, hops: int = 0) -> str:
+        """`path` with re-exports of outside names followed: `pkg.utils.keras.layers` is
+        `keras.layers` when `pkg/utils.py` does `import keras`."""
+        parts = path.split(".")
+        for i in range(len(parts) - 1, 0, -1):
+            module = self.index.find_module(".".join(parts[:i]))
+            if module is None:
+                continue
+            name = parts[i]
+            if name in module.functions or name in module.values or name in module.classes:
+                return path
+            target = module.imports.names.get(name)
+            if target is None or hops > 4:
+                return path
+            return self.canonical(".".join([target, *parts[i + 1 :]]), hops + 1)
+        return path
+
+    def release(self, module: Module) -> None:
+        """Drop the `Typer` of a module the index has released."""
+        self._typers.pop(id(module), None)
+
+    def symbol(self, path: str) -> Symbol | None:
+        """What the dotted `path` names in the project (cached)."""
+        if path not in self._symbols:
+            self._symbols[path] = None  # re-entry guard
+            self._symbols[path] = self.index.lookup(path)
+        return self._symbols[path]
+
+
+def single_module(source: str, tree: ast.Module | None = None, path: str = "<string>") -> Typer:
+    """A `Typer` for one module on its own (no project around it)."""
+    index = ProjectIndex()
+    module = index.add_parsed(path, source, tree if tree is not None else parse(source, path))
+    return Types(index).typer(module)
 
 
 class Typer:
-    """Types of expressions in one module: its imports and the classes it defines."""
+    """Types of expressions in one module: its imports, the classes and functions it defines,
+    and, through `types`, those of the other modules of the project."""
 
-    def __init__(
-        self,
-        imports: ImportMap,
-        classes: dict[str, ast.ClassDef],
-        tree: ast.Module | None = None,
-        source: str = "",
-    ) -> None:
-        self.imports = imports
-        self.source = source
-        self.classes = classes
-        self.tree = tree
-        self.functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
-        if tree is not None:
-            for node in tree.body:
-                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                    self.functions[node.name] = node
+    def __init__(self, module: Module, types: Types) -> None:
+        self.module = module
+        self.types = types
+        self.imports: ImportMap = module.imports
+        self.source = module.source
+        self.classes = module.classes
+        self.tree: ast.Module | None = module.tree
+        self.functions = module.functions
+        self._values: dict[str, Ty] = {}
+        self._flavour: str | None = None
+        self._via: list[Module] = []  # project modules that re-export an outside name
+        if module.package:
+            self._canonical_imports()
         self._kinds: dict[str, Kind] = {}
         self._layer_like: dict[str, bool] = {}
         self._returns: dict[str, Ty] = {}
@@ -84,8 +134,33 @@ class Typer:
 
     @property
     def flavour(self) -> str:
-        """The Keras the module targets: `keras3`, `keras2` or `ambiguous` (see ImportMap)."""
-        return self.imports.flavour
+        """The Keras the module targets, from its imports: `keras3`, `keras2`, `tf.keras` or
+        `ambiguous` (see ImportMap); a module that imports Keras only through another module
+        of the project (`from .utils import keras`, `from .base import Base`) takes that
+        module's."""
+        if self._flavour is None:
+            self._flavour = AMBIGUOUS  # cycle guard
+            flavour = self.imports.flavour
+            if flavour == AMBIGUOUS:
+                for other in [*self._via, *self.types.index.imports_of(self.module)]:
+                    flavour = self.types.typer(other).flavour
+                    if flavour != AMBIGUOUS:
+                        break
+            self._flavour = flavour
+        return self._flavour
+
+    def _canonical_imports(self) -> None:
+        """Rewrite names imported from a project module that itself imported them from outside
+        (`from .utils import keras`, with `import keras` in utils.py) to the outside path."""
+        for local, path in list(self.imports.names.items()):
+            if path.split(".", 1)[0] in _OUTSIDE:
+                continue
+            target = self.types.canonical(path)
+            if target != path:
+                self.imports.names[local] = target
+                via = self.types.index.lookup(path.rsplit(".", 1)[0])
+                if via is not None and via.module not in self._via:
+                    self._via.append(via.module)
 
     def return_type(self, name: str) -> Ty:
         """The type a same-module factory function returns (`def make_ffn(): return
@@ -93,12 +168,10 @@ class Typer:
         if name in self._returns:
             return self._returns[name]
         self._returns[name] = UNKNOWN  # cycle guard
-        from training_aware.lint.sublayers import scan_locals
-
         func = self.functions[name]
         env = scan_locals(func.body, {}, self)
         ty = Ty()
-        for node in _returns(func.body):
+        for node in returns(func.body):
             ty = ty.union(NONE if node.value is None else self.type_of(node.value, env))
         if not ty.items:
             ty = UNKNOWN
@@ -117,9 +190,6 @@ class Typer:
         return self._ctor_args[cls_name]
 
     def _collect_ctor_args(self, name: str) -> dict[str, Ty]:
-        from training_aware.lint.module_rules import match_lines, nodes_at
-        from training_aware.lint.sublayers import scan_locals
-
         init = find_method(self.classes[name], "__init__")
         if self.tree is None or init is None or not self.source:
             return {}
@@ -129,7 +199,7 @@ class Typer:
         types: dict[str, Ty] = {}
         unknown: set[str] = set()
         for line in lines:
-            body = _scope_at(self.tree.body, line)
+            body = scope_at(self.tree.body, line)
             env = self._scope_envs.get(id(body))
             if env is None:
                 env = self._scope_envs[id(body)] = scan_locals(body, {}, self)
@@ -161,6 +231,82 @@ class Typer:
         """Each base class expression with the dotted path it resolves to (or None)."""
         return [(b, self.imports.resolve(b)) for b in cls.bases]
 
+    def symbol(self, node: ast.expr) -> Symbol | None:
+        """The project class, function or value an imported name refers to (`Block` after
+        `from .layers import Block`, `models.build` after `from . import models`), else None.
+        Keras' own names are left to the table of Keras layers."""
+        if not isinstance(node, ast.Name | ast.Attribute):
+            return None
+        path = self.imports.resolve(node)
+        if path is None or path.startswith(_KERAS_ROOTS):
+            return None
+        return self.types.symbol(path)
+
+    def ref(self, node: ast.expr) -> tuple[Typer, str] | None:
+        """The class a class expression names, with the `Typer` of the module defining it:
+        this one for a class of this module, another for a class imported from the project."""
+        if isinstance(node, ast.Name) and node.id in self.classes:
+            return self, node.id
+        symbol = self.symbol(node)
+        if symbol is None or symbol.kind != "class":
+            return None
+        return self.types.typer(symbol.module), symbol.name
+
+    def base_class(self, cls: ast.ClassDef) -> tuple[Typer, ast.ClassDef] | None:
+        """The first base class of `cls` defined in the project, with its module's `Typer`."""
+        for base in cls.bases:
+            found = self.ref(base)
+            if found is not None:
+                owner, name = found
+                base_cls = owner.classes[name]
+                if base_cls is not cls:
+                    return owner, base_cls
+        return None
+
+    def across(self, question: str, name: str, default: bool) -> bool:
+        """Ask this module's typer about its class `name` from another module (`"aware"`,
+        `"model"`, `"declares"`), with `default` for a question already being asked: base
+        classes that import each other in a circle end instead of recursing."""
+        key = (id(self), question, name)
+        if key in self.types.asking:
+            return default
+        self.types.asking.add(key)
+        try:
+            if question == "aware":
+                return self.is_training_aware(name)
+            if question == "model":
+                return self.is_model_like(name)
+            return self.call_declares_training(name)
+        finally:
+            self.types.asking.discard(key)
+
+    def collecting(self) -> set[int]:
+        """Classes whose attributes are being collected (shared by the project's typers)."""
+        return self.types.collecting
+
+    def attributes(self, cls: ast.ClassDef) -> dict[str, Ty]:
+        """The types of the attributes of self that `cls` and its project bases assign."""
+        return collect_attributes(cls, self)
+
+    def module_value(self, name: str) -> Ty:
+        """The type of a top-level name of this module (`model = build_model()`)."""
+        if name in self._values:
+            return self._values[name]
+        self._values[name] = UNKNOWN  # cycle guard
+        value = self.module.values.get(name)
+        self._values[name] = UNKNOWN if value is None else self.type_of(value, {})
+        return self._values[name]
+
+    def imported_value(self, node: ast.expr) -> Ty | None:
+        """The type of a name imported from another project module, or None when it is not one."""
+        symbol = self.symbol(node)
+        if symbol is None:
+            return None
+        owner = self.types.typer(symbol.module)
+        if symbol.kind == "value":
+            return owner.module_value(symbol.name)
+        return None
+
     def is_layer_like(self, name: str) -> bool:
         """Does the same-module class `name` derive from a Keras layer or model?"""
         if name in self._layer_like:
@@ -171,8 +317,8 @@ class Typer:
         for base, path in self.base_paths(cls):
             if keras_layer_name(path) is not None:
                 result = True
-            elif isinstance(base, ast.Name) and base.id in self.classes and base.id != name:
-                result = result or self.is_layer_like(base.id)
+            elif (found := self.ref(base)) is not None and found != (self, name):
+                result = result or found[0].is_layer_like(found[1])
         self._layer_like[name] = result
         return result
 
@@ -197,6 +343,8 @@ class Typer:
                     return True
                 if isinstance(base, ast.Name) and base.id in self.classes:
                     local = local or base.id
+                elif local is None and (found := self.ref(base)) is not None:
+                    return found[0].across("aware", found[1], False)
             if local is None:
                 return False
             name = local
@@ -215,6 +363,12 @@ class Typer:
                     return True
                 if isinstance(base, ast.Name) and base.id in self.classes:
                     local = base.id
+                elif (
+                    (found := self.ref(base)) is not None
+                    and found[0] is not self
+                    and found[0].across("model", found[1], False)
+                ):
+                    return True
             if local is None:
                 return False
             name = local
@@ -224,8 +378,6 @@ class Typer:
         self, cls: ast.ClassDef, call: ast.FunctionDef | ast.AsyncFunctionDef
     ) -> bool:
         """Does `call` use an attribute of self whose type uses `training`?"""
-        from training_aware.lint.sublayers import collect_attributes
-
         attrs = collect_attributes(cls, self)
         users = {key[5:] for key, ty in attrs.items() if ty.user() is not None}
         if not users:
@@ -254,6 +406,8 @@ class Typer:
                 if isinstance(base, ast.Name) and base.id in self.classes:
                     nxt = base.id
                     break
+                if (found := self.ref(base)) is not None and found[0] is not self:
+                    return found[0].across("declares", found[1], False)
                 if keras_layer_name(path) in USES_TRAINING:
                     return True
             if nxt is None:
@@ -277,8 +431,6 @@ class Typer:
                     reads.append(node)
         if not reads:
             return False
-        from training_aware.lint.sublayers import collect_attributes
-
         attrs: dict[str, Ty] | None = None
         for name in reads:
             keyword = parents.get(id(name))
@@ -306,6 +458,8 @@ class Typer:
         cls = self.classes[name]
         call = find_method(cls, "call")
         kind = Kind.UNKNOWN
+        if call is not None and defaults_to_training(call):
+            self.types.trains_by_default.add(name)
         if call is not None:
             if training_default(call) is False:
                 if not self.is_layer_like(name):
@@ -325,8 +479,9 @@ class Typer:
         else:
             for base, path in self.base_paths(cls):
                 keras_name = keras_layer_name(path)
-                if isinstance(base, ast.Name) and base.id in self.classes and base.id != name:
-                    kind = self.class_kind(base.id)
+                found = self.ref(base)
+                if found is not None and found != (self, name):
+                    kind = found[0].class_kind(found[1])
                 elif keras_name in USES_TRAINING:
                     kind = Kind.USES
                 elif keras_name in IGNORES_TRAINING:
@@ -335,7 +490,12 @@ class Typer:
                     kind = Kind.MODEL
                 if kind is not Kind.UNKNOWN:
                     break
-        self._kinds[name] = kind
+        if id(cls) in self.types.collecting:
+            # asked while this class's attributes are still being collected (a module-level
+            # `Wrapper(...)` typed for its constructor's arguments): provisional, not kept
+            del self._kinds[name]
+        else:
+            self._kinds[name] = kind
         return kind
 
     def type_of_constructor(self, call: ast.Call, env: dict[str, Ty] | None = None) -> Ty:
@@ -346,6 +506,12 @@ class Typer:
             return one(func.id, self.class_kind(func.id))
         if isinstance(func, ast.Name) and func.id in self.functions:
             return self.return_type(func.id)
+        symbol = self.symbol(func)
+        if symbol is not None and symbol.kind in ("class", "function"):
+            owner = self.types.typer(symbol.module)
+            if symbol.kind == "class":
+                return one(symbol.name, owner.class_kind(symbol.name))
+            return owner.return_type(symbol.name)
         path = self.imports.resolve(func) if isinstance(func, ast.Name | ast.Attribute) else None
         name = keras_layer_name(path)
         if name is not None and path is not None and path.startswith(("keras.", "training_aware.")):
@@ -408,10 +574,14 @@ class Typer:
                 return applied
             return self.type_of_constructor(node, env)
         if isinstance(node, ast.Name):
-            return env.get(node.id, UNKNOWN)
+            if node.id in env:
+                return env[node.id]
+            return self.imported_value(node) or UNKNOWN
         if isinstance(node, ast.Attribute):
             key = expr_key(node)
-            return env.get(key, UNKNOWN) if key is not None else UNKNOWN
+            if key is None:
+                return self.imported_value(node) or UNKNOWN
+            return env.get(key, UNKNOWN)
         if isinstance(node, ast.Constant) and node.value is None:
             return NONE
         if isinstance(node, ast.List | ast.Tuple | ast.Set):
@@ -443,57 +613,6 @@ class Typer:
             if left.elems is not None and right.elems is not None:
                 return container(left.elems.union(right.elems))
         return UNKNOWN
-
-
-def _flat(body: list[ast.stmt]) -> list[ast.stmt]:
-    """The simple statements of a block, also inside compound statements (not nested defs)."""
-    out: list[ast.stmt] = []
-    stack = list(reversed(body))
-    while stack:
-        stmt = stack.pop()
-        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            continue
-        subs = [getattr(stmt, f) for f in ("body", "orelse", "finalbody") if getattr(stmt, f, None)]
-        subs += [h.body for h in getattr(stmt, "handlers", ())]
-        if subs:
-            for node in ast.iter_child_nodes(stmt):
-                if isinstance(node, ast.expr):
-                    out.append(ast.Expr(value=node))
-            for sub in reversed(subs):
-                stack.extend(reversed(sub))
-        else:
-            out.append(stmt)
-    return out
-
-
-def _returns(body: list[ast.stmt]) -> list[ast.Return]:
-    return [s for s in _flat(body) if isinstance(s, ast.Return)]
-
-
-def _scope_at(body: list[ast.stmt], line: int) -> list[ast.stmt]:
-    """The body of the innermost function holding `line` (the module's body at top level)."""
-    scope = body
-    current = body
-    while True:
-        for stmt in current:
-            if stmt.lineno <= line <= (stmt.end_lineno or stmt.lineno):
-                if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
-                    scope = stmt.body
-                subs = [getattr(stmt, f, None) for f in ("body", "orelse", "finalbody")]
-                subs += [h.body for h in getattr(stmt, "handlers", ())]
-                inner = [
-                    sub
-                    for sub in subs
-                    if sub
-                    and isinstance(sub, list)
-                    and sub[0].lineno <= line <= (sub[-1].end_lineno or sub[-1].lineno)
-                ]
-                if inner:
-                    current = inner[0]
-                    break
-                return scope
-        else:
-            return scope
 
 
 def _tensor_kinds(ty: Ty) -> list[Kind] | None:

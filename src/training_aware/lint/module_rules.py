@@ -8,65 +8,37 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from training_aware.lint import rules
-from training_aware.lint.callbody import describe, literal_training, passes_training
-from training_aware.lint.imports import BACKEND_MODULES, keras_layer_name, normalise
+from training_aware.lint.imports import BACKEND_MODULES, normalise
 from training_aware.lint.layertypes import Typer
+from training_aware.lint.rules import ALWAYS, FUNCTIONAL_PIN, NEVER, Report
 from training_aware.lint.sublayers import collect_attributes
-from training_aware.lint.values import MODEL_TY, Kind, Ty, expr_key
+from training_aware.lint.syntax import (
+    Func,
+    describe,
+    literal_training,
+    match_lines,
+    nodes_at,
+    passes_training,
+)
+from training_aware.lint.values import Ty, expr_key
 
-Report = Callable[[ast.AST, str, str], None]
-Func = ast.FunctionDef | ast.AsyncFunctionDef
+__all__ = [
+    "Func",
+    "Report",
+    "check_functional_pins",
+    "check_gradients",
+    "check_learning_phase",
+    "find_call",
+]
 
 _LITERAL_TRAINING = re.compile(r"training\s*=\s*(?:True|False)")  # literal prefix: fast
 _LEARNING_PHASE_TEXT = re.compile(r"learning_phase")
 _GRAD_TEXT = re.compile(r"grad\(")
 _BACKWARD_TEXT = re.compile(r"\.backward\(")
 _LEARNING_PHASE = frozenset({"learning_phase", "set_learning_phase", "learning_phase_scope"})
-
-
-def match_lines(source: str, pattern: re.Pattern[str]) -> list[int]:
-    """The 1-based line numbers holding a match of `pattern`, in order."""
-    lines: list[int] = []
-    line, last = 1, 0
-    for match in pattern.finditer(source):
-        line += source.count("\n", last, match.start())
-        last = match.start()
-        if not lines or lines[-1] != line:
-            lines.append(line)
-    return lines
-
-
-def nodes_at(body: list[ast.stmt], lines: list[int]) -> Iterator[ast.AST]:
-    """Every node of the innermost statements that hold one of `lines`.
-
-    Only those statements are walked (for a compound statement whose header holds the line,
-    only its header: the test, the arguments, the decorators), so a 5 MB generated module, or a
-    long class, with one match costs one small walk, not a walk of the whole tree.
-    """
-    for stmt in body:
-        end = stmt.end_lineno or stmt.lineno
-        inside = [line for line in lines if stmt.lineno <= line <= end]
-        if not inside:
-            continue
-        children = _child_bodies(stmt)
-        if not children:
-            yield from ast.walk(stmt)
-            continue
-        for child in children:
-            yield from nodes_at(child, inside)
-        for node in ast.iter_child_nodes(stmt):
-            if not isinstance(node, ast.stmt | ast.excepthandler | ast.match_case):
-                yield from ast.walk(node)
-
-
-def _child_bodies(stmt: ast.stmt) -> list[list[ast.stmt]]:
-    bodies = [getattr(stmt, f) for f in ("body", "orelse", "finalbody") if getattr(stmt, f, None)]
-    bodies += [h.body for h in getattr(stmt, "handlers", ())]
-    bodies += [c.body for c in getattr(stmt, "cases", ())]
-    return bodies
 
 
 def check_functional_pins(tree: ast.Module, source: str, typer: Typer, report: Report) -> None:
@@ -76,11 +48,13 @@ def check_functional_pins(tree: ast.Module, source: str, typer: Typer, report: R
             value = literal_training(node)
             if (
                 value is not None
-                and typer.flavour == "keras3"
+                and typer.flavour in ("keras3", "tf.keras", "keras2")
                 and typer.type_of_constructor(node.func).user() is not None
             ):
+                # a working recipe in Keras 2 (and `tf.keras` of that era): latent there
+                breaks = FUNCTIONAL_PIN if typer.flavour == "keras3" else NEVER
                 where = "This functional call"
-                report(node, "TA004", rules.ta004(where, describe(node.func), value))
+                report(node, "TA004", rules.ta004(where, describe(node.func), value), breaks)
 
 
 def check_learning_phase(tree: ast.Module, source: str, typer: Typer, report: Report) -> None:
@@ -90,9 +64,9 @@ def check_learning_phase(tree: ast.Module, source: str, typer: Typer, report: Re
 
     def emit(node: ast.AST, name: str) -> None:
         if typer.flavour == "keras3" and name.startswith("keras."):
-            report(node, "TA007", rules.ta007(name))
+            report(node, "TA007", rules.ta007(name), ALWAYS)
         else:
-            report(node, "TA009", rules.ta009(name))
+            report(node, "TA009", rules.ta009(name), NEVER)
 
     for node in nodes_at(tree.body, match_lines(source, _LEARNING_PHASE_TEXT)):
         if isinstance(node, ast.Attribute) and node.attr in _LEARNING_PHASE:
@@ -123,12 +97,14 @@ def _spelled(node: ast.Attribute, typer: Typer) -> str:
 
 
 def check_gradients(tree: ast.Module, source: str, typer: Typer, report: Report) -> None:
-    """TA006: a model called without `training=True` while gradients are computed.
+    """TA006: a model called without `training=True` while gradients are computed for training.
 
-    Gradient regions: the body of `with tf.GradientTape() as tape:`, a function that calls
-    `.backward()` (PyTorch), a function passed to `jax.grad` / `jax.value_and_grad`. A callee is
-    a model when it is `self` in a Keras model's method, or a name whose static type is a Keras
-    model or a layer that uses `training` (built in this module, or annotated `keras.Model`).
+    Gradient regions: the body of `with tf.GradientTape() as tape:` whose `tape.gradient` takes
+    a model's `trainable_variables` (not the inputs: attribution keeps inference mode on
+    purpose), a function that calls `.backward()` (PyTorch), a function passed to `jax.grad` /
+    `jax.value_and_grad`. Reported only for a callee known to contain a mode-dependent layer
+    (`self` in such a model's method, or a name built by a class, a factory function or at
+    module level anywhere in the project) whose `call` does not default to `training=True`.
     """
     has_tape = "GradientTape" in source
     backward = match_lines(source, _BACKWARD_TEXT) if ".backward(" in source else []
@@ -137,6 +113,11 @@ def check_gradients(tree: ast.Module, source: str, typer: Typer, report: Report)
     if not (has_tape or has_backward or grad_funcs):
         return
     module_env = _local_env(tree.body, {}, typer)
+    for local in typer.imports.names:  # models built in another module of the project
+        if local not in module_env:
+            imported = typer.imported_value(ast.Name(local))
+            if imported is not None and imported.user() is not None:
+                module_env[local] = imported
     frozen = _frozen(tree, source)
     for func, owner in _functions(tree.body, None):
         env = dict(module_env)
@@ -146,12 +127,6 @@ def check_gradients(tree: ast.Module, source: str, typer: Typer, report: Report)
             attrs = collect_attributes(owner, typer)
             env.update(attrs)
             kind = typer.class_kind(owner.name)
-            if kind is Kind.UNKNOWN or kind is Kind.NOTRAIN:
-                # `self` in a Keras model is a model; it counts as having nothing
-                # mode-dependent only when `call` exists and every sublayer is known.
-                unknown = any(k is Kind.UNKNOWN for ty in attrs.values() for _, k in ty.items)
-                if find_call(owner) is None or (typer.is_model_like(owner.name) and unknown):
-                    kind = Kind.MODEL
             self_ty = Ty(frozenset({(owner.name, kind)}))
             methods = {
                 n.name: n
@@ -159,15 +134,12 @@ def check_gradients(tree: ast.Module, source: str, typer: Typer, report: Report)
                 if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
             }
         for arg in (*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs):
-            if arg.annotation is not None:
-                name = keras_layer_name(typer.imports.resolve(arg.annotation))
-                if name in ("Model", "Sequential", "Functional"):
-                    env[arg.arg] = MODEL_TY
+            env.pop(arg.arg, None)  # a parameter shadows a module-level name
         env = _local_env(func.body, env, typer)
         if self_ty is not None:
             env["self"] = self_ty
         label = f"{owner.name}.{func.name}" if owner is not None else func.name
-        region = _Region(env, label, report, methods, frozen)
+        region = _Region(env, label, report, methods, frozen, typer.types.trains_by_default)
         if func.name in grad_funcs or (has_backward and _calls_backward(func, backward)):
             region.check(func.body, None)
         elif has_tape:
@@ -175,7 +147,7 @@ def check_gradients(tree: ast.Module, source: str, typer: Typer, report: Report)
             for body, names, line in tapes:
                 region.check(body, _trained(func.body, names, line, _next_tape(tapes, line)))
     if has_tape:
-        region = _Region(module_env, "<module>", report, {}, frozen)
+        region = _Region(module_env, "<module>", report, {}, frozen, typer.types.trains_by_default)
         tapes = list(_tape_bodies(tree.body, typer, top_level=True))
         for body, names, line in tapes:
             region.check(body, _trained(tree.body, names, line, _next_tape(tapes, line)))
@@ -258,12 +230,14 @@ class _Region:
         report: Report,
         methods: dict[str, Func],
         frozen: frozenset[str],
+        trains: set[str],
     ) -> None:
         self.env = env
         self.label = label
         self.report = report
         self.methods = methods
         self.frozen = frozen
+        self.trains = trains  # classes whose `call` defaults `training=True`
 
     def check(
         self,
@@ -296,12 +270,14 @@ class _Region:
                     or (key == "self" and any(o.startswith("self.") for o in trained))
                 ):
                     continue
-                if self.env[key].is_model():
+                ty = self.env[key]
+                user = ty.user()
+                if user is not None and not any(name in self.trains for name, _ in ty.items):
                     label = self.label
                     if via:
                         label = f"{self.label}` (through `self.{'`, `self.'.join(sorted(via))}`)"
                         label = label.rstrip("`")
-                    self.report(node, "TA006", rules.ta006(label, key))
+                    self.report(node, "TA006", rules.ta006(label, key), ALWAYS)
 
 
 def _helper_name(call: ast.Call) -> str | None:

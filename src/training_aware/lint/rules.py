@@ -6,7 +6,45 @@ the CLI, the JSON output, the flake8 plugin and docs/lint.md all say the same th
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
+from typing import Protocol
+
+BACKENDS: tuple[str, ...] = ("tensorflow", "jax", "torch")
+BEHAVIOUR = "behaviour"  # the finding changes what a layer does where the code runs
+LATENT = "latent"  # a flag really dropped, harmless in the code's own Keras and backends
+
+
+@dataclass(frozen=True, slots=True)
+class Breaks:
+    """Where a finding changes what a layer does: the backends on which it does under Keras 3,
+    and whether it does under Keras 2 (TensorFlow only). Elsewhere it is latent."""
+
+    keras3: frozenset[str]
+    keras2: bool
+
+    def changes(self, keras: str, backends: frozenset[str]) -> frozenset[str]:
+        """The backends among `backends` where the finding changes behaviour under `keras`."""
+        if keras == "2":
+            return backends & {"tensorflow"} if self.keras2 else frozenset()
+        return self.keras3 & backends
+
+
+ALL = frozenset(BACKENDS)
+ALWAYS = Breaks(ALL, True)  # every backend, both Keras generations (raw ops, `.call`, TA006)
+KERAS3 = Breaks(ALL, False)  # every backend of Keras 3 (F1: `fit` calls `call` bare)
+JAX_FIT = Breaks(frozenset({"jax"}), False)  # F2: `fit` on JAX leaves the call context empty
+PINNED = Breaks(ALL, False)  # F3, F13: an explicit value sticks in the shared call context
+FUNCTIONAL_PIN = Breaks(frozenset({"tensorflow", "jax"}), False)  # F4: `predict` drops it
+TF_JAX = Breaks(frozenset({"tensorflow", "jax"}), False)  # F9: a `training=True` default
+NEVER = Breaks(frozenset(), False)  # latent wherever it runs (the call context delivers)
+
+
+class Report(Protocol):
+    """How a rule reports: the node, the code, the message, and where it changes behaviour."""
+
+    def __call__(self, node: ast.AST, code: str, message: str, breaks: Breaks = ALWAYS) -> None:
+        """Record one finding."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,20 +99,55 @@ class Finding:
     col: int
     code: str
     message: str
+    category: str = BEHAVIOUR
+    keras: str = "3"
+    backends: tuple[str, ...] = BACKENDS
 
     def format(self) -> str:
         """`path:line:col: TAxxx message`."""
         return f"{self.path}:{self.line}:{self.col}: {self.code} {self.message}"
 
-    def to_dict(self) -> dict[str, str | int]:
-        """A JSON-ready mapping."""
+    def to_dict(self) -> dict[str, str | int | list[str]]:
+        """A JSON-ready mapping, with the category (`behaviour` or `latent`) and the
+        configuration the finding was judged in (the Keras version and the backends)."""
         return {
             "path": self.path,
             "line": self.line,
             "col": self.col,
             "code": self.code,
             "message": self.message,
+            "category": self.category,
+            "keras": self.keras,
+            "backends": list(self.backends),
         }
+
+
+def consequence(breaks: Breaks, keras: str, backends: frozenset[str]) -> tuple[str, str]:
+    """The category of a finding in the code's configuration, and the words that say so.
+
+    Args:
+        breaks: where the finding changes behaviour.
+        keras: the Keras the module targets, `"2"` or `"3"`.
+        backends: the backends it can run on.
+
+    Returns:
+        `(category, suffix)`: `BEHAVIOUR` or `LATENT`, and the bracketed clause appended to the
+        message.
+    """
+    ordered = [b for b in BACKENDS if b in backends]
+    here = f"Keras {keras} on {', '.join(ordered) or 'no backend'}"
+    hit = breaks.changes(keras, backends)
+    if hit:
+        on = ", ".join(b for b in BACKENDS if b in hit)
+        return BEHAVIOUR, f" [changes behaviour with Keras {keras} on {on}]"
+    elsewhere = [b for b in BACKENDS if b in breaks.keras3 and b not in backends]
+    if keras == "2" and breaks.keras3:
+        after = "a bug after a port to Keras 3"
+    elif elsewhere:
+        after = f"a bug after a port to {', '.join(elsewhere)}"
+    else:
+        after = "Keras' call context hands the mode on while the caller passes `training`"
+    return LATENT, f" [latent: no effect with {here}; {after}]"
 
 
 def where(cls: str, func: str) -> str:
@@ -106,11 +179,15 @@ def ta001_kwargs(cls: str, kwarg: str) -> str:
     )
 
 
-def ta002(cls: str, callee: str, layer: str) -> str:
+def ta002(cls: str, callee: str, layer: str, *, model: bool = True) -> str:
     """TA002 at a call of a mode-dependent sublayer that does not pass `training`."""
+    why = (
+        "on JAX it runs in inference mode during `fit`"
+        if model
+        else "it gets the mode only from Keras' call context"
+    )
     return (
-        f"`{cls}` calls `{callee}` ({layer}) without `training`; pass "
-        f"`training=training` (on JAX it runs in inference mode during `fit`)"
+        f"`{cls}` calls `{callee}` ({layer}) without `training`; pass `training=training` ({why})"
     )
 
 

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import ast
 
-from training_aware.lint.layertypes import Typer
-from training_aware.lint.values import UNKNOWN, Ty, container, expr_key
+from training_aware.lint.values import UNKNOWN, Ty, Typing, container, expr_key
 
 _ADDERS = frozenset({"append", "insert", "extend", "add", "update", "setdefault"})
 
 
-def collect_attributes(cls: ast.ClassDef, typer: Typer) -> dict[str, Ty]:
+def collect_attributes(cls: ast.ClassDef, typer: Typing) -> dict[str, Ty]:
     """Types of the attributes of self that the methods of `cls` (but `call`) assign.
 
-    Attributes assigned by base classes defined in the same module are included (the base's
-    first, so a subclass's own assignments add to them).
+    Attributes assigned by base classes defined in the project are included (the base's first,
+    typed in the module that defines it, so a subclass's own assignments add to them).
 
     Args:
         cls: the class.
@@ -33,24 +32,22 @@ def collect_attributes(cls: ast.ClassDef, typer: Typer) -> dict[str, Ty]:
     if cached is not None:
         return dict(cached)
     attrs: dict[str, Ty] = {}
-    seen = {cls.name}
-    chain: list[ast.ClassDef] = []
-    base = cls
-    while True:
-        local = [b.id for b in base.bases if isinstance(b, ast.Name) and b.id in typer.classes]
-        if not local or local[0] in seen:
-            break
-        seen.add(local[0])
-        base = typer.classes[local[0]]
-        chain.append(base)
-    for ancestor in reversed(chain):
-        _collect_own(ancestor, typer, attrs)
-    _collect_own(cls, typer, attrs)
+    guard = typer.collecting()
+    if id(cls) in guard:
+        return attrs  # a base-class cycle
+    guard.add(id(cls))
+    try:
+        base = typer.base_class(cls)
+        if base is not None:
+            attrs.update(collect_attributes(base[1], base[0]))
+        _collect_own(cls, typer, attrs)
+    finally:
+        guard.discard(id(cls))
     typer.attr_cache[id(cls)] = dict(attrs)
     return attrs
 
 
-def _collect_own(cls: ast.ClassDef, typer: Typer, attrs: dict[str, Ty]) -> None:
+def _collect_own(cls: ast.ClassDef, typer: Typing, attrs: dict[str, Ty]) -> None:
     for method in cls.body:
         if isinstance(method, ast.FunctionDef | ast.AsyncFunctionDef) and method.name != "call":
             env = dict(attrs)
@@ -70,7 +67,7 @@ def _assigns_a_parameter(method: ast.FunctionDef | ast.AsyncFunctionDef) -> bool
     )
 
 
-def scan_locals(body: list[ast.stmt], env: dict[str, Ty], typer: Typer) -> dict[str, Ty]:
+def scan_locals(body: list[ast.stmt], env: dict[str, Ty], typer: Typing) -> dict[str, Ty]:
     """The types of the local names a block assigns (loops and `.append` included)."""
     env = dict(env)
     _scan(body, env, {}, typer)
@@ -109,7 +106,7 @@ def _assign(target: ast.expr, ty: Ty, env: dict[str, Ty], attrs: dict[str, Ty]) 
             _assign(elt.value if isinstance(elt, ast.Starred) else elt, UNKNOWN, env, attrs)
 
 
-def _scan(body: list[ast.stmt], env: dict[str, Ty], attrs: dict[str, Ty], typer: Typer) -> None:
+def _scan(body: list[ast.stmt], env: dict[str, Ty], attrs: dict[str, Ty], typer: Typing) -> None:
     for stmt in body:
         if isinstance(stmt, ast.Assign):
             ty = typer.type_of(stmt.value, env)
@@ -134,7 +131,7 @@ def _scan(body: list[ast.stmt], env: dict[str, Ty], attrs: dict[str, Ty], typer:
                 _scan(handler.body, env, attrs, typer)
 
 
-def _scan_adder(call: ast.Call, env: dict[str, Ty], attrs: dict[str, Ty], typer: Typer) -> None:
+def _scan_adder(call: ast.Call, env: dict[str, Ty], attrs: dict[str, Ty], typer: Typing) -> None:
     func = call.func
     if not isinstance(func, ast.Attribute) or func.attr not in _ADDERS or not call.args:
         return
@@ -150,7 +147,7 @@ def _scan_adder(call: ast.Call, env: dict[str, Ty], attrs: dict[str, Ty], typer:
 
 
 def bind_loop_target(
-    target: ast.expr, iterable: ast.expr, env: dict[str, Ty], typer: Typer
+    target: ast.expr, iterable: ast.expr, env: dict[str, Ty], typer: Typing
 ) -> None:
     """Give the loop variable(s) of `for target in iterable` their types in `env`.
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import enum
 from dataclasses import dataclass
+from typing import Protocol
 
 TENSOR = "<tensor>"  # a symbolic tensor of a Functional graph (its kind: what built it)
 
@@ -113,3 +114,27 @@ def merge_tensors(kinds: list[Kind]) -> Ty:
     if kinds and all(k in (Kind.IGNORES, Kind.NOTRAIN) for k in kinds):
         return tensor(Kind.IGNORES)
     return tensor(Kind.UNKNOWN)
+
+
+class Typing(Protocol):
+    """What the sublayer scan and the Keras-layer refinements need from a module's types (the
+    `Typer` of `layertypes` provides it; this protocol keeps the layers of the checker acyclic)."""
+
+    classes: dict[str, ast.ClassDef]
+    attr_cache: dict[int, dict[str, Ty]]
+
+    def type_of(self, node: ast.expr, env: dict[str, Ty]) -> Ty:
+        """The static type of an expression."""
+        ...
+
+    def ctor_args(self, cls_name: str) -> dict[str, Ty]:
+        """Types of a class's `__init__` parameters, from where the module builds it."""
+        ...
+
+    def base_class(self, cls: ast.ClassDef) -> tuple[Typing, ast.ClassDef] | None:
+        """The first base class of `cls` defined in the project, with its module's types."""
+        ...
+
+    def collecting(self) -> set[int]:
+        """Classes whose attributes are being collected (a guard against base-class cycles)."""
+        ...
