@@ -359,7 +359,7 @@ def _call(layer: Any, x: Any, unpack: bool, **training: Any) -> Any:
     return layer(*x, **training) if unpack else layer(x, **training)
 
 
-class _ForwardingModel(keras.Model):  # type: ignore[misc]
+class ForwardingModel(keras.Model):  # type: ignore[misc]
     """The reference model: forwards `training` by hand."""
 
     def __init__(self, inner: Any, unpack: bool) -> None:
@@ -370,7 +370,7 @@ class _ForwardingModel(keras.Model):  # type: ignore[misc]
         return _call(self.inner, x, self.unpack, training=training)
 
 
-class _ForwardingLayer(keras.layers.Layer):  # type: ignore[misc]
+class ForwardingLayer(keras.layers.Layer):  # type: ignore[misc]
     def __init__(self, inner: Any, unpack: bool) -> None:
         super().__init__()
         self.inner, self.unpack = inner, unpack
@@ -379,7 +379,7 @@ class _ForwardingLayer(keras.layers.Layer):  # type: ignore[misc]
         return _call(self.inner, x, self.unpack, training=training)
 
 
-class _Model(TrainingAwareModel):
+class AwareModel(TrainingAwareModel):
     """Ours: forwards nothing."""
 
     def __init__(self, inner: Any, unpack: bool) -> None:
@@ -390,7 +390,7 @@ class _Model(TrainingAwareModel):
         return _call(self.inner, x, self.unpack)
 
 
-class _Layer(TrainingAwareLayer):
+class AwareLayer(TrainingAwareLayer):
     def __init__(self, inner: Any, unpack: bool) -> None:
         super().__init__()
         self.inner, self.unpack = inner, unpack
@@ -409,7 +409,7 @@ def _per_sample(outputs: list[Any]) -> Any:
     return total
 
 
-class _RefRoot(keras.Model):  # type: ignore[misc]
+class RefRoot(keras.Model):  # type: ignore[misc]
     def __init__(self, branches: list[Any]) -> None:
         super().__init__()
         self.branches = branches
@@ -420,7 +420,7 @@ class _RefRoot(keras.Model):  # type: ignore[misc]
         )
 
 
-class _OurRoot(TrainingAwareModel):
+class OurRoot(TrainingAwareModel):
     def __init__(self, branches: list[Any]) -> None:
         super().__init__()
         self.branches = branches
@@ -440,11 +440,11 @@ def _build(cases: list[Case], ours: bool) -> Any:
         if container == "sequential":
             branches.append(TrainingSequential([layer]) if ours else keras.Sequential([layer]))
         elif container == "model":
-            branches.append(_Model(layer, unpack) if ours else _ForwardingModel(layer, unpack))
+            branches.append(AwareModel(layer, unpack) if ours else ForwardingModel(layer, unpack))
         else:
-            holder = _Layer(layer, unpack) if ours else _ForwardingLayer(layer, unpack)
-            branches.append(_ForwardingModel(holder, False))
-    return _OurRoot(branches) if ours else _RefRoot(branches)
+            holder = AwareLayer(layer, unpack) if ours else ForwardingLayer(layer, unpack)
+            branches.append(ForwardingModel(holder, False))
+    return OurRoot(branches) if ours else RefRoot(branches)
 
 
 # -- running one side -----------------------------------------------------------------------
