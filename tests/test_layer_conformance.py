@@ -275,8 +275,12 @@ KERAS_CANNOT: dict[tuple[str, str, str], str] = {
         for container in ("model", "layer")
         for backend in ("tensorflow", "jax")
     },
-    ("HashedCrossing", _ANY, "torch"): "fit: Keras' data adapter hands it float32 inputs "
-    "('All `HashedCrossing` inputs should have an integer or string dtype')",
+    **{
+        ("HashedCrossing", container, "torch"): "fit of a subclassed model: Keras' data adapter "
+        "hands it float32 inputs ('All `HashedCrossing` inputs should have an integer or string "
+        "dtype'); keras.Sequential runs it"
+        for container in ("model", "layer")
+    },
     **{
         ("RNN", container, "torch"): "RNN(StackedRNNCells([...])), first called eagerly in a "
         "subclassed model or layer: Keras' cell raises 'Tensor on device meta is not on the "
