@@ -132,7 +132,11 @@ if TYPE_CHECKING:
 
 
 # Modules defining `@keras.saving.register_keras_serializable` classes: imported once Keras is.
-_SERIALIZABLE_MODULES: tuple[str, ...] = ("training_aware.sequential", "training_aware.pinned")
+_SERIALIZABLE_MODULES: tuple[str, ...] = (
+    "training_aware.sequential",
+    "training_aware.pinned",
+    "training_aware.model",
+)
 
 
 def _register_serializables() -> None:

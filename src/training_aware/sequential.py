@@ -40,6 +40,7 @@ from keras.src.models.functional import Functional
 
 from training_aware import _hook, _stack
 from training_aware._config import decode, encode, record_arguments
+from training_aware._registry import serializable
 from training_aware.errors import (
     InvalidChildError,
     TrainingConfigError,
@@ -96,7 +97,7 @@ class CallableChild(keras.layers.Layer):  # type: ignore[misc]
         )
 
 
-@keras.saving.register_keras_serializable(package="training_aware")
+@serializable
 class TrainingSequential(keras.Model):  # type: ignore[misc]
     """A linear stack of layers and callables that forwards the resolved `training` mode.
 
