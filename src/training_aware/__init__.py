@@ -16,9 +16,14 @@ import importlib
 import importlib.abc
 import importlib.machinery
 import sys
+import time
 from collections.abc import Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
+
+# When this package was first imported: the start of a `training-aware` command, whose clock
+# the demo reports (not the process's own start, which `exec` from a shell would push earlier).
+_IMPORTED_AT = time.monotonic()
 
 __version__ = "0.1.0"
 
@@ -127,7 +132,11 @@ if TYPE_CHECKING:
 
 
 # Modules defining `@keras.saving.register_keras_serializable` classes: imported once Keras is.
-_SERIALIZABLE_MODULES: tuple[str, ...] = ("training_aware.sequential", "training_aware.pinned")
+_SERIALIZABLE_MODULES: tuple[str, ...] = (
+    "training_aware.sequential",
+    "training_aware.pinned",
+    "training_aware.model",
+)
 
 
 def _register_serializables() -> None:

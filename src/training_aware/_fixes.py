@@ -35,29 +35,32 @@ def fix_for(
             if _is_bn(layer):
                 return (
                     "fit and model(x, training=True) override a hard-coded training=False "
-                    "(FACTS F10); only trainable=False holds: "
+                    "(FACTS F10 in docs/facts.md); only trainable=False holds: "
                     f"freeze_batchnorm(model.get_layer({first!r})) before compile()"
                 )
             return (
-                "fit and model(x, training=True) override a hard-coded training=False (FACTS "
-                "F10): wrap the layer in PinnedMode(layer, training=False)"
+                "fit and model(x, training=True) override a hard-coded training=False "
+                "(FACTS F10 in docs/facts.md): wrap the layer in PinnedMode(layer, training=False)"
             )
         if expected is True:
             return (
                 "Functional models override a hard-coded training=True in predict/evaluate "
-                "(FACTS F4): wrap the layer in PinnedMode(layer, training=True), or use "
+                "(FACTS F4 in docs/facts.md): wrap the layer in PinnedMode(layer, training=True), "
+                "or use "
                 "mc_predict for Monte Carlo dropout"
             )
     if expected is True and entry_point == "fit":
         if not getattr(model, "_call_has_training_arg", True):
             return (
                 f"{model_cls}.call has no `training` parameter, so fit never asks for training "
-                f"mode (FACTS F1): subclass training_aware.TrainingAwareModel, or add "
+                f"mode (FACTS F1 in docs/facts.md): subclass training_aware.TrainingAwareModel, "
+                f"or add "
                 f"`training=None` to {model_cls}.call and pass it to every sublayer"
             )
         return (
             "training does not reach this layer during fit (FACTS F2 on JAX; F13 after an "
-            "explicit training=False on an earlier layer): pass training=training to it in its "
+            "explicit training=False on an earlier layer; docs/facts.md): pass "
+            "training=training to it in its "
             "parent's call, or subclass training_aware.TrainingAwareModel"
         )
     if expected is False and True in received:
@@ -66,7 +69,8 @@ def fix_for(
         if param is not None and param.default is True:
             return (
                 f"{type(layer).__name__}.call defaults to training=True and no mode reached it "
-                "(FACTS F9): pass training=training to it, or subclass TrainingAwareModel"
+                "(FACTS F9 in docs/facts.md): pass training=training to it, or subclass "
+                "TrainingAwareModel"
             )
         if _is_dropout_like(layer):
             return (
@@ -76,7 +80,8 @@ def fix_for(
         return (
             "an explicit training=True on an earlier layer, or a layer whose call defaults to "
             "training=True (e.g. Resizing), leaks through Keras' shared call context (FACTS "
-            "F3/F9): pin that layer with PinnedMode instead, or subclass TrainingAwareModel"
+            "F3/F9 in docs/facts.md): pin that layer with PinnedMode instead, or subclass "
+            "TrainingAwareModel"
         )
     if expected is True:
         return (

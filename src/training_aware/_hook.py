@@ -475,7 +475,8 @@ def check_call_context(context: Any) -> None:
         raise RuntimeError(
             f"training_aware does not recognise this Keras (keras "
             f"{_version_text(_keras_version())}): {problem}, so an explicit `training` could leak "
-            f"to sibling layers (FACTS F3). Tested on keras >={_version_text(TESTED_KERAS[0])},"
+            f"to sibling layers (FACTS F3 in docs/facts.md). "
+            f"Tested on keras >={_version_text(TESTED_KERAS[0])},"
             f"<{_version_text(TESTED_KERAS[1])}: install a keras in that range."
         )
 

@@ -256,7 +256,7 @@ def audit(
     changed: dict[str, set[int]] = {}
     judged_ids = {id(e.layer) for e in judged}
     tokens: list[Any] = []
-    tracing = _retracing.isolate()  # its fresh traces are not the user's retracing (issue 12)
+    tracing = _retracing.isolate()  # its fresh traces are not the user's retracing
     try:
         with restoring(model) as variables:
             start = values(variables)
@@ -332,7 +332,8 @@ def _judge(
                         kind="statistics-changed",
                         message="changed its non-trainable state at inference",
                         fix=(
-                            "its call takes no `training` and updates state anyway (FACTS F8): "
+                            "its call takes no `training` and updates state anyway "
+                            "(FACTS F8 in docs/facts.md): "
                             "add a training=None parameter and update only when training is true"
                         ),
                     )
@@ -390,7 +391,8 @@ def _judge(
                     message="predict and model(x, training=False) ran it in different modes",
                     fix=(
                         "the two reach it by different paths (predict calls a model whose call "
-                        "has no `training` without it, FACTS F1/F9; JAX's predict bypasses the "
+                        "has no `training` without it, FACTS F1/F9 in docs/facts.md; JAX's "
+                        "predict bypasses the "
                         "call context, F2): forward training explicitly, or subclass "
                         "training_aware.TrainingAwareModel"
                     ),

@@ -117,7 +117,7 @@ def _reference(parent: Any, child: Any) -> tuple[str, str]:
 
 _CONSEQUENCE = (
     "It then runs in whatever mode Keras' shared call context holds: inference under fit() on "
-    "JAX, or a mode leaked by a sibling (FACTS F2, F3, F13)."
+    "JAX, or a mode leaked by a sibling (FACTS F2, F3, F13 in docs/facts.md)."
 )
 
 
@@ -165,7 +165,7 @@ def describe_direct_call(parent: Any, target: str, why: str, site: Site) -> str:
     return (
         f"{type(parent).__name__}.call calls {target}.call(...) directly ({why}), at {site.where}: "
         "a direct `.call()` bypasses Keras' `__call__`, so `training` arrives only if passed, "
-        f"and it is not (FACTS F7). Fix:\n    {fix}"
+        f"and it is not (FACTS F7 in docs/facts.md). Fix:\n    {fix}"
     )
 
 
@@ -328,7 +328,8 @@ def _wrap(call: Callable[..., Any], owner: str, always: bool) -> Callable[..., A
     ):
         raise MissingTrainingArgumentError(
             f"@forwards_training on {owner}: `call` has no `training` parameter, so it cannot "
-            "forward the mode (under fit(), Keras 3 then never asks for training mode: FACTS F1). "
+            "forward the mode (under fit(), Keras 3 then never asks for training mode: "
+            "FACTS F1 in docs/facts.md). "
             "Fix: declare it and pass it on, e.g.\n"
             "    def call(self, inputs, training=None):\n"
             "        x = self.batch_norm(inputs, training=training)"

@@ -19,26 +19,15 @@ from training_aware._install import INSTALL_WITH_KERAS
 from training_aware._quiet import quiet_stderr
 
 
-def _process_age() -> float:
-    """Seconds since this process started (Linux: from /proc; elsewhere 0: from this import)."""
-    try:
-        with (
-            open("/proc/self/stat", encoding="ascii") as stat,
-            open("/proc/uptime", encoding="ascii") as uptime,
-        ):
-            fields = stat.read().rpartition(")")[2].split()
-            started = int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22: starttime
-            return max(0.0, float(uptime.read().split()[0]) - started)
-    except (OSError, ValueError, IndexError, AttributeError):
-        return 0.0
-
-
-_STARTED = time.monotonic() - _process_age()
-
-
 def elapsed() -> float:
-    """Seconds since the process started, imports included (what the demo reports)."""
-    return time.monotonic() - _STARTED
+    """Seconds since the command started (the package's import), imports included.
+
+    Counted from this package's first import rather than the process's start: a process that a
+    shell `exec`s keeps the shell's start time, which would count the shell's own work.
+    """
+    import training_aware
+
+    return time.monotonic() - training_aware._IMPORTED_AT
 
 
 _COMMANDS: dict[str, tuple[str, str]] = {

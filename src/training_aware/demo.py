@@ -438,11 +438,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         progress.advance()
     bugs_plain = sum(r[4].startswith("BUG") for r in rows)
     bugs_lib = sum(r[5].startswith("BUG") for r in rows)
+    audit_note = (
+        ""
+        if args.quick
+        else "; F3 with training-aware is written with PinnedMode, the intent it can see"
+    )
     progress.print(
         f"\n{bugs_plain} wrong modes on plain Keras, {bugs_lib} with training-aware. "
         "Modes are recorded at each layer's call.\n\n"
-        "audit(model, x): problems found (the audit restores every weight and statistic;\n"
-        "F3 with training-aware is written with PinnedMode, the intent the audit can see)"
+        "audit(model, x) of each case: the problems it reports, or clean\n"
+        f"(the audit restores every weight and statistic{audit_note})"
     )
     width = max(len(name) for name, _ in audits)
     for name, run_audit in audits:

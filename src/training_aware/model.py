@@ -21,8 +21,12 @@ from collections.abc import Callable
 from typing import Any, Final, Literal
 
 import keras
+from keras.src.models.functional import Functional
+from keras.src.models.model import functional_init_arguments
+from keras.src.trainers.trainer import Trainer
 
 from training_aware import _hook, _stack
+from training_aware._registry import serializable
 from training_aware.check import make_inspector
 from training_aware.errors import TrainingConfigError
 
@@ -171,6 +175,29 @@ def _user_call(cls: type) -> Callable[..., Any] | None:
     return None
 
 
+def _compiled_method(call: Any) -> Callable[..., Any] | None:
+    """The Python function of a `call` decorated with `@tf.function`; `None` for a plain one.
+
+    A `tf.function` is a descriptor: it must be bound to the instance (`__get__`), or its
+    `input_signature` would bind `self` to the first spec.
+    """
+    python_function = getattr(call, "python_function", None)
+    if inspect.isfunction(call) or python_function is None or not hasattr(call, "__get__"):
+        return None
+    return python_function  # type: ignore[no-any-return]
+
+
+def _bound_compiled_call(compiled: Any) -> Callable[..., Any]:
+    """A plain method that runs the user's `tf.function` bound to the instance, as Keras does."""
+    python_function = compiled.python_function
+
+    @functools.wraps(python_function)
+    def run_compiled(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return compiled.__get__(self, type(self))(*args, **kwargs)
+
+    return run_compiled
+
+
 class _TrainingAwareMixin:
     """Shared class-creation logic of `TrainingAwareLayer` and `TrainingAwareModel`."""
 
@@ -182,10 +209,28 @@ class _TrainingAwareMixin:
             cls._training_check = _validate_check(training_check, f"class {cls.__name__}")
         call = _user_call(cls)
         if call is not None:
+            compiled = _compiled_method(call) is not None
+            # `@tf.function def call`: run it bound, and export it as Keras would (below).
+            cls._training_aware_compiled_call = call if compiled else None
+            if compiled:
+                call = _bound_compiled_call(call)
             cls.call = wrap_call(cls, call)  # type: ignore[attr-defined]
 
     # AutoGraph must leave this plumbing alone, as it leaves Keras' own `__call__`.
     autograph_info__ = None
+
+    # The user's `@tf.function`-decorated `call`, if any (`__init_subclass__`).
+    _training_aware_compiled_call: Any = None
+
+    if hasattr(keras.layers.Layer, "_trackable_children"):  # the TensorFlow backend
+
+        def _trackable_children(self, save_type: str = "checkpoint", **kwargs: Any) -> Any:
+            """`tf.saved_model.save` exports a `@tf.function` `call` as it does for Keras."""
+            children = super()._trackable_children(save_type, **kwargs)  # type: ignore[misc]
+            compiled = type(self)._training_aware_compiled_call
+            if save_type == "savedmodel" and compiled is not None:
+                children["call"] = compiled.__get__(self, type(self))
+            return children
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         # An explicit `block(x, training=True)` must not reach the caller's later children.
@@ -252,7 +297,10 @@ class TrainingAwareModel(_TrainingAwareMixin, keras.Model):  # type: ignore[misc
     meant, on TensorFlow and JAX; explicit values passed to a child stay in that child's subtree.
     See `TrainingAwareLayer` for the `training_check` class argument.
 
-    Construct it as `keras.Model` (a subclass passes its own constructor arguments).
+    Construct it as `keras.Model` (a subclass passes its own constructor arguments), including the
+    functional style: `super().__init__(inputs=..., outputs=...)` in a subclass's `__init__`
+    (Keras' "customize `train_step`" pattern) makes that subclass a functional model, as Keras
+    does, and leaves `TrainingAwareModel` and its other subclasses as they were.
 
     Call arguments:
         training: `None`, a bool, or a scalar boolean tensor; `fit` passes `True`, `predict` and
@@ -282,3 +330,48 @@ class TrainingAwareModel(_TrainingAwareMixin, keras.Model):  # type: ignore[misc
     assert keras.ops.convert_to_numpy(model.batch_norm.moving_mean).any()   # fit trained BN
     ```
     """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        # `TrainingAwareModel(inputs, outputs)` is functional, as `keras.Model(inputs, outputs)`.
+        if cls is TrainingAwareModel and functional_init_arguments(args, kwargs):
+            cls = _FunctionalTrainingAwareModel
+        return super().__new__(cls, *args, **kwargs)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if not functional_init_arguments(args, kwargs):
+            super().__init__(*args, **kwargs)
+            return
+        # What `keras.Model.__init__` does for these arguments, without rewriting shared bases.
+        _functional_bases(type(self))
+        Trainer.__init__(self)
+        Functional.__init__(self, *args, **kwargs)
+
+
+def _functional_bases(cls: type) -> type:
+    """Keras' `inject_functional_model_class`, stopping at the shared training-aware bases.
+
+    Keras makes a subclass constructed with `inputs=`/`outputs=` functional by rewriting the
+    `__bases__` of every class up to `keras.Model`; applied to `TrainingAwareModel` itself, that
+    would turn every other subclass in the process into a functional model. Here the user's
+    classes get the same rewrite, with `TrainingAwareModel` replaced by its functional twin.
+    """
+    if cls is TrainingAwareModel:
+        return _FunctionalTrainingAwareModel
+    if cls is keras.Model:
+        return Functional  # type: ignore[no-any-return]
+    if (
+        not issubclass(cls, keras.Model)
+        or issubclass(cls, Functional)
+        or cls.__module__.startswith(("training_aware.", "keras."))
+    ):
+        return cls
+    bases = tuple(_functional_bases(base) for base in cls.__bases__)
+    if bases != cls.__bases__:
+        cls.__bases__ = bases
+    return cls
+
+
+@serializable
+class _FunctionalTrainingAwareModel(TrainingAwareModel, Functional):  # type: ignore[misc]
+    """The functional twin of `TrainingAwareModel` (`TrainingAwareModel(inputs, outputs)`, or a
+    subclass constructed with `inputs=`/`outputs=`); Keras' `Functional` runs the graph."""

@@ -23,12 +23,13 @@ import numpy as np
 from keras.src.backend import compute_output_spec
 
 from training_aware import _hook, _stack
+from training_aware._registry import serializable
 from training_aware.errors import InvalidChildError, TrainingValueError, describe
 
 __all__ = ["PinnedMode"]
 
 
-@keras.saving.register_keras_serializable(package="training_aware")
+@serializable
 class PinnedMode(keras.layers.Wrapper):  # type: ignore[misc]
     """Always run `layer` in the given mode, whatever the caller passes, without leaking it.
 

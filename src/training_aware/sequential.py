@@ -1,9 +1,10 @@
 """`TrainingSequential`: a stack of children, each given the caller's resolved `training` mode.
 
-It replaces `keras.Sequential` and the seed's `isinstance` loop over `self.layers_list`. The mode
-is resolved once per call (the argument, else the enclosing training-aware call's mode, else
-inference), pushed as a frame (so a plain callable that calls layers propagates it too) and passed
-explicitly to each child whose signature declares `training`, decided once per child, at `add`.
+It replaces `keras.Sequential` and the classic `ComplexModel` example's `isinstance` loop over
+`self.layers_list`. The mode is resolved once per call (the argument, else the enclosing
+training-aware call's mode, else inference), pushed as a frame (so a plain callable that calls
+layers propagates it too) and passed explicitly to each child whose signature declares `training`,
+decided once per child, at `add`.
 
 Building is Keras' own: once the input shape is known (a `keras.Input` first, the legacy
 `input_shape=`/`input_dim=` of the first layer, a first child that knows its input shape,
@@ -39,6 +40,7 @@ from keras.src.models.functional import Functional
 
 from training_aware import _hook, _stack
 from training_aware._config import decode, encode, record_arguments
+from training_aware._registry import serializable
 from training_aware.errors import (
     InvalidChildError,
     TrainingConfigError,
@@ -95,7 +97,7 @@ class CallableChild(keras.layers.Layer):  # type: ignore[misc]
         )
 
 
-@keras.saving.register_keras_serializable(package="training_aware")
+@serializable
 class TrainingSequential(keras.Model):  # type: ignore[misc]
     """A linear stack of layers and callables that forwards the resolved `training` mode.
 

@@ -7,6 +7,7 @@ purpose are listed below, each with its reason, and reported as skipped with tha
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 
 import keras
@@ -66,6 +67,20 @@ _NEWER_KERAS_CHECKS = {
 }
 _THIS_KERAS = tuple(int(part) for part in keras.__version__.split(".")[:3] if part.isdigit())
 
+# Files whose cases train, save or load real models (seconds each): the slow marker. Only their
+# cases that build a swapped class run; the others test Keras' own classes (`Model(inputs,
+# outputs)`, trainer_test.py's `ExampleModel(Trainer, layers.Dense)`) and are deselected.
+_SLOW_FILES = {
+    "model_test.py",
+    "trainer_test.py",
+    "legacy_h5_format_test.py",
+    "saving_api_test.py",
+    "saved_model_test.py",
+}
+
+# Cases that need a package the test environment lacks: plain Keras fails them the same way.
+_NEEDS_PACKAGE = {"grain": "grain"}
+
 # saving_lib_test.py is brought in for its Sequential cases only: the rest tests Keras' saving of
 # other classes (and takes minutes: EfficientNet sharding), so it is deselected.
 _SEQUENTIAL_ONLY = "saving_lib_test.py"
@@ -81,20 +96,66 @@ def _is_sequential_case(item: pytest.Item) -> bool:
     return "TrainingSequential" in source or "_sequential" in source
 
 
+def _swapped_names(module: object) -> set[str]:
+    """The module-level classes of a vendored file that derive from a training-aware class."""
+    import training_aware as ta
+
+    bases = (ta.TrainingAwareModel, ta.TrainingAwareLayer, ta.TrainingSequential)
+    return {
+        name
+        for name, value in vars(module).items()
+        if inspect.isclass(value) and issubclass(value, bases)
+    } | {"TrainingSequential", "TrainingAwareModel", "TrainingAwareLayer"}
+
+
+def _uses_a_swapped_class(item: pytest.Item) -> bool:
+    """Does this case build one of the training-aware classes (directly or through a helper)?"""
+    module = getattr(item, "module", None)
+    try:
+        source = inspect.getsource(item.obj)  # type: ignore[attr-defined]
+    except (AttributeError, OSError, TypeError):
+        return True
+    names = _swapped_names(module)
+    if any(name in source for name in names):
+        return True
+    # a helper that builds one: module-level (`_get_model()`) or a method (`self.get_model()`)
+    helpers = dict(vars(module))
+    cls = getattr(item, "cls", None)
+    if cls is not None:
+        helpers.update({n: v for n, v in vars(cls).items() if n not in vars(module)})
+    for name, value in helpers.items():
+        if inspect.isfunction(value) and f"{name}(" in source:
+            try:
+                helper = inspect.getsource(value)
+            except (OSError, TypeError):
+                continue
+            if any(swapped in helper for swapped in names):
+                return True
+    return False
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "requires_trainable_backend: Keras' marker: skipped on the numpy backend"
     )
     config.addinivalue_line("markers", "slow: takes more than ~5 s")
+    # trainer_test.py's helper `TestPyDataset` is a PyDataset, not a test class (Keras' own run
+    # ignores the warning pytest gives when collecting it).
+    config.addinivalue_line(
+        "filterwarnings",
+        "ignore:cannot collect test class 'TestPyDataset':pytest.PytestCollectionWarning",
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     dropped = [
         item
         for item in items
-        if item.path.name == _SEQUENTIAL_ONLY
-        and "keras_conformance" in str(item.path)
-        and not _is_sequential_case(item)
+        if "keras_conformance" in str(item.path)
+        and (
+            (item.path.name == _SEQUENTIAL_ONLY and not _is_sequential_case(item))
+            or (item.path.name in _SLOW_FILES and not _uses_a_swapped_class(item))
+        )
     ]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
@@ -102,8 +163,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "keras_conformance" not in str(item.path):
             continue
-        if item.path.name == _SEQUENTIAL_ONLY:
+        if item.path.name == _SEQUENTIAL_ONLY or item.path.name in _SLOW_FILES:
             item.add_marker(pytest.mark.slow)  # about 1 s a case: real fit/save/load
+        for word, package in _NEEDS_PACKAGE.items():
+            if word in item.name and importlib.util.find_spec(package) is None:
+                item.add_marker(
+                    pytest.mark.skip(
+                        reason=f"needs {package}, not installed here (Keras' own test needs it too)"
+                    )
+                )
         for spec in KERAS_WARNING_FILTERS:
             item.add_marker(pytest.mark.filterwarnings(spec))
         key = f"{item.path.name}::{item.nodeid.split('::', 1)[1]}"

@@ -1,7 +1,7 @@
 """TA001-TA004 inside one `call` method: which sublayer calls drop, bypass or pin `training`.
 
 The body is read in source order with an environment of static types (the class's attributes,
-then local names and loop variables). `isinstance` tests narrow a loop variable, so the seed's
+then local names and loop variables). `isinstance` tests narrow a loop variable, so the classic
 `ComplexModel` (BatchNorm and Dropout get `training`, the `Dense` layers in the `else` branch do
 not) is clean. Any other test that mentions a typed name makes it unknown in both branches.
 """

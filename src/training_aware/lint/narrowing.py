@@ -1,8 +1,8 @@
 """What an `if` test proves about a typed name, for the two branches of the `if`.
 
-`isinstance(layer, (Dropout, BatchNormalization))` narrows `layer` to those classes in the body
-and removes them in the `else` branch (the seed's `ComplexModel`). `x`, `not x`, `x is None` and
-`x is not None` change nothing. Any other mention of a typed name makes it unknown in both
+`isinstance(layer, (Dropout, BatchNormalization))` narrows `layer` to those classes in the body and
+removes them in the `else` branch (the classic `ComplexModel` example). `x`, `not x`, `x is None`
+and `x is not None` change nothing. Any other mention of a typed name makes it unknown in both
 branches: the checker does not guess what `accepts_training(layer)` decides.
 """
 
