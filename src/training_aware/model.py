@@ -294,13 +294,19 @@ class TrainingAwareModel(_TrainingAwareMixin, keras.Model):  # type: ignore[misc
 
     Subclass it exactly as you would `keras.Model`. `fit()` passes `training=True` even when your
     `call` has no `training` parameter; every descendant that accepts `training` receives the mode
-    meant, on TensorFlow and JAX; explicit values passed to a child stay in that child's subtree.
-    See `TrainingAwareLayer` for the `training_check` class argument.
+    meant, on TensorFlow, JAX and PyTorch; explicit values passed to a child stay in that child's
+    subtree. See `TrainingAwareLayer` for the `training_check` class argument.
 
     Construct it as `keras.Model` (a subclass passes its own constructor arguments), including the
     functional style: `super().__init__(inputs=..., outputs=...)` in a subclass's `__init__`
     (Keras' "customize `train_step`" pattern) makes that subclass a functional model, as Keras
     does, and leaves `TrainingAwareModel` and its other subclasses as they were.
+
+    Args:
+        *args: what `keras.Model` takes: nothing for a subclass (or its own arguments), or
+            `inputs` and `outputs` for a functional model.
+        **kwargs: `keras.Model`'s keyword arguments (`name`, `trainable`, `inputs`, `outputs`,
+            ...).
 
     Call arguments:
         training: `None`, a bool, or a scalar boolean tensor; `fit` passes `True`, `predict` and
