@@ -20,7 +20,9 @@ import pytest
 import training_aware as ta
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "custom-loops.md"
-BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
+BLOCK = re.compile(
+    r"(?:^<!-- backend: ([\w, ]+) -->\n)?^```python\n(.*?)^```", re.DOTALL | re.MULTILINE
+)
 BACKEND = keras.backend.backend()
 
 # backend -> (the loop function, the model factory) the page defines for it
@@ -35,7 +37,9 @@ def run_blocks() -> list[dict[str, Any]]:
     """Execute every python block of the page, each in a namespace of its own."""
     text = PAGE.read_text()
     namespaces = []
-    for i, block in enumerate(BLOCK.findall(text)):
+    for i, (backends, block) in enumerate(BLOCK.findall(text)):
+        if backends and BACKEND not in {name.strip() for name in backends.split(",")}:
+            continue  # written for another backend (docs/CONTRIBUTING-docs.md's directive)
         filename = f"{PAGE}[block {i}]"
         linecache.cache[filename] = (len(block), None, block.splitlines(True), filename)
         namespace: dict[str, Any] = {"__name__": f"docs_custom_loops_{i}"}
