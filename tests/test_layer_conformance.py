@@ -363,7 +363,10 @@ def _inputs(recipe: Recipe) -> Any:
         elif recipe.kind.startswith("int"):
             out.append(rng.integers(0, int(recipe.kind[3:]), size=full).astype("int32"))
         else:
-            out.append(rng.choice(np.array(["a", "b", "c", "d"]), size=full))
+            # A string tensor (TensorFlow only): `fit`'s data adapter takes no NumPy `str` array.
+            import tensorflow as tf
+
+            out.append(tf.constant(rng.choice(np.array(["a", "b", "c", "d"]), size=full)))
     return out if isinstance(recipe.inputs, list) else out[0]
 
 
@@ -411,6 +414,12 @@ class AwareLayer(TrainingAwareLayer):
         return _call(self.inner, x, self.unpack)
 
 
+def _as_given(x: Any) -> Any:
+    """A branch's input as the test built it: `fit`'s data adapter turns a list into a tuple,
+    and Keras' attention layers (`Attention`, `AdditiveAttention`) take a list only."""
+    return list(x) if isinstance(x, tuple) else x
+
+
 def _per_sample(outputs: list[Any]) -> Any:
     """One number per sample from every branch (the branches' outputs differ in shape)."""
     total = None
@@ -428,7 +437,7 @@ class RefRoot(keras.Model):  # type: ignore[misc]
 
     def call(self, xs: list[Any], training: Any = None) -> Any:
         return _per_sample(
-            [b(x, training=training) for b, x in zip(self.branches, xs, strict=True)]
+            [b(_as_given(x), training=training) for b, x in zip(self.branches, xs, strict=True)]
         )
 
 
@@ -438,7 +447,7 @@ class OurRoot(TrainingAwareModel):
         self.branches = branches
 
     def call(self, xs: list[Any]) -> Any:
-        return _per_sample([b(x) for b, x in zip(self.branches, xs, strict=True)])
+        return _per_sample([b(_as_given(x)) for b, x in zip(self.branches, xs, strict=True)])
 
 
 Case = tuple[str, str]  # (layer name, container)
