@@ -674,7 +674,28 @@ _NAMES = sorted(RECIPES)
 _CHUNKS = [_NAMES[i : i + CHUNK] for i in range(0, len(_NAMES), CHUNK)]
 
 
-@pytest.mark.parametrize("names", _CHUNKS, ids=[f"{c[0]}..{c[-1]}" for c in _CHUNKS])
+# (first layer of a chunk, backend) -> why the chunk fails today; strict: a pass fails the run.
+KNOWN_DIFFERENCES: dict[tuple[str, str], str] = {
+    ("GlobalMaxPooling3D", "jax"): "the reference (plain Keras) side fails on JAX in this chunk: "
+    "a ForwardingModel warns 'looks like it has unbuilt state ... 'str' object has no attribute "
+    "'_error_repr''; not yet narrowed down to one layer",
+    ("RandomCrop", "jax"): "the reference (plain Keras) side fails on JAX under jax.jit in this "
+    "chunk: \"'str' object has no attribute '_error_repr'\" from an image layer called in "
+    "a subclassed model with training=True (a traced value in Python control flow); not yet "
+    "narrowed down to one layer",
+}
+
+
+def _chunk_params() -> list[Any]:
+    params = []
+    for chunk in _CHUNKS:
+        reason = KNOWN_DIFFERENCES.get((chunk[0], BACKEND))
+        marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+        params.append(pytest.param(chunk, marks=marks, id=f"{chunk[0]}..{chunk[-1]}"))
+    return params
+
+
+@pytest.mark.parametrize("names", _chunk_params())
 def test_layers_run_as_in_plain_keras(names: list[str]) -> None:
     """A chunk of layers, each in every container plain Keras can run it in, side by side."""
     cases = [case for case in _cases() if case[0] in names]
