@@ -38,6 +38,8 @@ pytestmark = [
     # AugMix transposes a 0-d tensor. Both sides alike: not what is compared here.
     pytest.mark.filterwarnings("ignore:The model does not have any trainable weights"),
     pytest.mark.filterwarnings("ignore:.*Tensor.T is deprecated:UserWarning"),
+    # JAX without x64: Keras' HashedCrossing and MixUp ask for int64 (both sides alike).
+    pytest.mark.filterwarnings("ignore:.*Explicitly requested dtype int64:UserWarning"),
 ]
 
 L = keras.layers
@@ -276,9 +278,10 @@ KERAS_CANNOT: dict[tuple[str, str, str], str] = {
         for backend in ("tensorflow", "jax")
     },
     **{
-        ("HashedCrossing", container, "torch"): "fit of a subclassed model: Keras' data adapter "
-        "hands it float32 inputs ('All `HashedCrossing` inputs should have an integer or string "
-        "dtype'); keras.Sequential runs it"
+        ("Normalization", container, "torch"): "Normalization(mean=..., variance=...) first "
+        "called eagerly in a subclassed model or layer: Keras returns uninitialized memory "
+        "(huge values, NaN) instead of (x - mean) / sqrt(variance) (keras.Sequential builds it "
+        "symbolically and runs)"
         for container in ("model", "layer")
     },
     **{
@@ -288,6 +291,15 @@ KERAS_CANNOT: dict[tuple[str, str, str], str] = {
         for container in ("model", "layer")
     },
     ("TorchModuleWrapper", _ANY, "jax"): "wraps a torch.nn.Module: PyTorch only",
+    ("RandomCrop", _ANY, "jax"): "in training mode under jax.jit (the training step, compiled "
+    "fit): Keras slices with traced offsets ('Slice entries must be static integers')",
+}
+
+
+# What a layer must compute, for the KERAS_CANNOT entries where plain Keras runs without an
+# error but computes something else.
+KERAS_EXPECTED: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "Normalization": lambda x: (x - 0.5) / np.sqrt(2.0),
 }
 
 
@@ -355,7 +367,10 @@ def _inputs(recipe: Recipe) -> Any:
         elif recipe.kind.startswith("int"):
             out.append(rng.integers(0, int(recipe.kind[3:]), size=full).astype("int32"))
         else:
-            out.append(rng.choice(np.array(["a", "b", "c", "d"]), size=full))
+            # A string tensor (TensorFlow only): `fit`'s data adapter takes no NumPy `str` array.
+            import tensorflow as tf
+
+            out.append(tf.constant(rng.choice(np.array(["a", "b", "c", "d"]), size=full)))
     return out if isinstance(recipe.inputs, list) else out[0]
 
 
@@ -403,6 +418,12 @@ class AwareLayer(TrainingAwareLayer):
         return _call(self.inner, x, self.unpack)
 
 
+def _as_given(x: Any) -> Any:
+    """A branch's input as the test built it: `fit`'s data adapter turns a list into a tuple,
+    and Keras' attention layers (`Attention`, `AdditiveAttention`) take a list only."""
+    return list(x) if isinstance(x, tuple) else x
+
+
 def _per_sample(outputs: list[Any]) -> Any:
     """One number per sample from every branch (the branches' outputs differ in shape)."""
     total = None
@@ -420,7 +441,7 @@ class RefRoot(keras.Model):  # type: ignore[misc]
 
     def call(self, xs: list[Any], training: Any = None) -> Any:
         return _per_sample(
-            [b(x, training=training) for b, x in zip(self.branches, xs, strict=True)]
+            [b(_as_given(x), training=training) for b, x in zip(self.branches, xs, strict=True)]
         )
 
 
@@ -430,7 +451,7 @@ class OurRoot(TrainingAwareModel):
         self.branches = branches
 
     def call(self, xs: list[Any]) -> Any:
-        return _per_sample([b(x) for b, x in zip(self.branches, xs, strict=True)])
+        return _per_sample([b(_as_given(x)) for b, x in zip(self.branches, xs, strict=True)])
 
 
 Case = tuple[str, str]  # (layer name, container)
@@ -546,6 +567,18 @@ def _by_branch(model: Any, values: list[np.ndarray], variables: list[Any]) -> li
     ]
 
 
+def _fit_modes(cases: list[Case]) -> tuple[bool, ...]:
+    """`run_eagerly` values of the `fit` steps: both, but compiled only for images on JAX.
+
+    Keras' image augmentation layers run op by op in an eager JAX `fit` (minutes per layer on
+    two cores). The eager path through the library is already compared there by the direct
+    calls in every mode; the training step itself by the compiled `fit` and the jitted step.
+    """
+    if BACKEND == "jax" and any(RECIPES[name].kind == "image" for name, _ in cases):
+        return (False,)
+    return (False, True)
+
+
 def _run_side(cases: list[Case], ours: bool) -> dict[str, Any]:
     """Build one side from the same seeds and put it through every entry point.
 
@@ -574,12 +607,18 @@ def _run_side(cases: list[Case], ours: bool) -> dict[str, Any]:
             ]
         )
     y = np.zeros((BATCH,), "float32")
-    model(xs)  # builds the root (its branches are built)
+    # Builds the root (its branches are built). No flag means inference to the library; the
+    # hand-forwarded equivalent is `training=False` (`keras.Sequential` hands `None` on and
+    # an augmentation layer then augments, drawing seeds: not the same computation).
+    if ours:
+        model(xs)
+    else:
+        model(xs, training=False)
     record["variables after the calls"] = _by_branch(model, _values(model), model.variables)
     grads = _eager_step(model, xs, y)
     record["gradients (eager step)"] = _by_branch(model, grads, model.trainable_variables)
     record["variables after an eager step"] = _by_branch(model, _values(model), model.variables)
-    for run_eagerly in (False, True):
+    for run_eagerly in _fit_modes(cases):
         # "mae" of a sum of squares against 0 is the sum itself: each branch its own gradient
         model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mae", run_eagerly=run_eagerly)
         model.fit(xs, y, batch_size=BATCH, epochs=1, verbose=0, shuffle=False)
@@ -611,9 +650,23 @@ def _cases() -> list[Case]:
     return [
         (name, container)
         for name in sorted(RECIPES)
-        for container in CONTAINERS
+        for container in _containers(name)
         if _cannot(name, container) is None
     ]
+
+
+_IMAGES = [name for name in sorted(RECIPES) if RECIPES[name].kind == "image"]
+
+
+def _containers(name: str) -> tuple[str, ...]:
+    """Every container; on JAX, one per image layer, in turn (each container still gets a third).
+
+    Keras' image augmentation layers run op by op when called eagerly on JAX (tens of seconds
+    per call on two cores): three containers each would take the sweep far past its budget.
+    """
+    if BACKEND == "jax" and name in _IMAGES:
+        return (CONTAINERS[_IMAGES.index(name) % len(CONTAINERS)],)
+    return CONTAINERS
 
 
 CHUNK = 8  # layers per model: one compiled fit serves them all (the cost is mostly per model)
@@ -621,7 +674,28 @@ _NAMES = sorted(RECIPES)
 _CHUNKS = [_NAMES[i : i + CHUNK] for i in range(0, len(_NAMES), CHUNK)]
 
 
-@pytest.mark.parametrize("names", _CHUNKS, ids=[f"{c[0]}..{c[-1]}" for c in _CHUNKS])
+# (first layer of a chunk, backend) -> why the chunk fails today; strict: a pass fails the run.
+KNOWN_DIFFERENCES: dict[tuple[str, str], str] = {
+    ("GlobalMaxPooling3D", "jax"): "the reference (plain Keras) side fails on JAX in this chunk: "
+    "a ForwardingModel warns 'looks like it has unbuilt state ... 'str' object has no attribute "
+    "'_error_repr''; not yet narrowed down to one layer",
+    ("RandomCrop", "jax"): "the reference (plain Keras) side fails on JAX under jax.jit in this "
+    "chunk: \"'str' object has no attribute '_error_repr'\" from an image layer called in "
+    "a subclassed model with training=True (a traced value in Python control flow); not yet "
+    "narrowed down to one layer",
+}
+
+
+def _chunk_params() -> list[Any]:
+    params = []
+    for chunk in _CHUNKS:
+        reason = KNOWN_DIFFERENCES.get((chunk[0], BACKEND))
+        marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+        params.append(pytest.param(chunk, marks=marks, id=f"{chunk[0]}..{chunk[-1]}"))
+    return params
+
+
+@pytest.mark.parametrize("names", _chunk_params())
 def test_layers_run_as_in_plain_keras(names: list[str]) -> None:
     """A chunk of layers, each in every container plain Keras can run it in, side by side."""
     cases = [case for case in _cases() if case[0] in names]
@@ -657,9 +731,14 @@ def test_plain_keras_cannot_run(name: str, container: str, reason: str) -> None:
     containers = list(CONTAINERS) if container == _ANY else [container]
     for each in containers:
         try:
-            _run_side([(name, each)], ours=False)
+            record = _run_side([(name, each)], ours=False)
         except Exception:  # any failure of plain Keras is what the entry lists
             continue
+        expected = KERAS_EXPECTED.get(name)
+        if expected is not None:
+            x = _inputs(RECIPES[name])
+            if not _same(record["call(training=False)"][0], expected(x)):
+                continue  # plain Keras runs but computes something else: the entry's reason
         pytest.fail(
             f"plain Keras now runs {name} in {each} on {BACKEND}: remove its KERAS_CANNOT entry"
         )
