@@ -89,6 +89,20 @@ def pytest_configure_node(node: Any) -> None:
         reporter.write_line(f"[{node.gateway.id}] backend {env.get('KERAS_BACKEND')}")
 
 
+def pytest_collection(session: pytest.Session) -> None:
+    """Import Keras (and its backend) before collecting, with TensorFlow's start-up lines hidden.
+
+    Test modules import Keras at their top; the first of them would otherwise print TensorFlow's
+    absl lines straight to file descriptor 2, some before `TF_CPP_MIN_LOG_LEVEL` is read. In an
+    xdist worker nothing captures that descriptor, so the lines would reach the run's output.
+    """
+    backend = os.environ.get("KERAS_BACKEND")
+    if backend and importlib.util.find_spec(backend) is not None:
+        from training_aware._quiet import import_keras
+
+        import_keras()
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     from importlib.metadata import version
 
